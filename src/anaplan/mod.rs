@@ -1,0 +1,1 @@
+//! The Anaplan client (stub: filled in by issue 4).

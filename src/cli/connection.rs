@@ -1,0 +1,1 @@
+//! Connection options shared by every command that talks to Anaplan (URLs, credentials).

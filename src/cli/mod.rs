@@ -1,0 +1,133 @@
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+//! The command line: raw arguments (clap derive) for every command, turned once into the
+//! validated options the library works with, then dispatched.
+//!
+//! Each command has its own file holding its `Args` and its `run` function. Option groups
+//! shared by several commands ([`engine_args`], [`output_args`], [`connection`]) are flattened
+//! into each command's arguments.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{Error, ExitClass, Result};
+
+pub mod connection;
+pub mod convert;
+pub mod demo;
+pub mod discovery;
+pub mod engine_args;
+pub mod export;
+pub mod generate;
+pub mod output_args;
+pub mod run;
+pub mod simulator;
+
+/// Pull Anaplan exports into Parquet, on local disk or in an object store.
+#[derive(Debug, Parser)]
+#[command(name = "anaplan-parquet", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options that apply to every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the command name.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More logging: -v for debug, -vv for trace. RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less output: errors only, no progress bar and no summary on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an Anaplan export and write it as Parquet (the main job).
+    Export(export::ExportArgs),
+    /// Run the main job against the embedded Anaplan simulator: no account, no network.
+    Demo(demo::DemoArgs),
+    /// Convert a CSV file (or stdin) to Parquet.
+    Convert(convert::ConvertArgs),
+    /// List the workspaces the user can see.
+    Workspaces(discovery::WorkspacesArgs),
+    /// List the models of a workspace.
+    Models(discovery::ModelsArgs),
+    /// List the exports of a model.
+    Exports(discovery::ExportsArgs),
+    /// List the files of a model.
+    Files(discovery::FilesArgs),
+    /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
+    Run(run::RunArgs),
+    /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
+    Generate(generate::GenerateArgs),
+    /// Serve a simulated Anaplan tenant (auth service and Integration API) on loopback.
+    Simulator(simulator::SimulatorArgs),
+}
+
+/// Parses the process arguments, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("anaplan-parquet")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return report(&Error::Internal(format!("cannot start the runtime: {e}"))),
+    };
+    let result = runtime.block_on(dispatch(cli));
+    // Blocking stages finish on their own once their channels close; do not wait for stragglers.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let global = cli.global;
+    match cli.command {
+        Command::Convert(args) => convert::run(args, &global).await,
+        Command::Export(args) => export::run(args, &global).await,
+        Command::Demo(args) => demo::run(args, &global).await,
+        Command::Workspaces(args) => discovery::run_workspaces(args, &global).await,
+        Command::Models(args) => discovery::run_models(args, &global).await,
+        Command::Exports(args) => discovery::run_exports(args, &global).await,
+        Command::Files(args) => discovery::run_files(args, &global).await,
+        Command::Run(args) => run::run(args, &global).await,
+        Command::Generate(args) => generate::run(args, &global).await,
+        Command::Simulator(args) => simulator::run(args, &global).await,
+    }
+}
+
+/// Prints an error as one line (plus its causes) and maps it to its exit code.
+pub fn report(e: &Error) -> ExitCode {
+    if e.is_broken_pipe() {
+        return ExitCode::SUCCESS;
+    }
+    let mut msg = format!("error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    crate::logging::print_error(&msg);
+    let class = e.exit_class();
+    debug_assert_ne!(class, ExitClass::Success);
+    ExitCode::from(class.code())
+}

@@ -1,0 +1,1 @@
+//! Destination options shared by `convert`, `export` and `run` (`--output`, object-store flags).

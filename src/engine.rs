@@ -1,0 +1,164 @@
+//! The conversion engine: CSV bytes from a [`Source`] to Parquet at a [`Destination`].
+//! (Options and entry point; the implementation lands with issue 2.)
+
+use std::path::PathBuf;
+
+use crate::destination::Destination;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::schema::{ColumnType, Layout};
+use crate::shutdown::Shutdown;
+use crate::source::Source;
+use crate::summary::RunSummary;
+
+/// Text encodings accepted on input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputEncoding {
+    /// UTF-8 (a BOM is stripped).
+    #[default]
+    Utf8,
+    /// UTF-16 little endian (a BOM is stripped).
+    Utf16Le,
+    /// ISO-8859-1 (Latin-1): every byte is the code point of the same value.
+    Latin1,
+    /// Windows-1252.
+    Windows1252,
+}
+
+/// CSV dialect.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    /// Field separator (`,` by default).
+    pub delimiter: u8,
+    /// Input encoding.
+    pub encoding: InputEncoding,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            encoding: InputEncoding::Utf8,
+        }
+    }
+}
+
+/// How many rows schema inference reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InferRows {
+    /// The first N data rows.
+    Rows(usize),
+    /// The whole input (one extra pass).
+    All,
+}
+
+/// Schema options.
+#[derive(Clone, Debug)]
+pub struct SchemaOptions {
+    /// Which columns are inferred.
+    pub layout: Layout,
+    /// Inference sample.
+    pub infer_rows: InferRows,
+    /// Per-column types given by the user (`--type`, `--schema`); strict.
+    pub overrides: Vec<(String, ColumnType)>,
+    /// Add `Value_number` next to a mixed `Value` column.
+    pub value_number: bool,
+    /// Header to use when the input is completely empty (an export with zero chunks).
+    pub fallback_header: Option<Vec<String>>,
+}
+
+/// The default inference sample, in rows.
+pub const DEFAULT_INFER_ROWS: usize = 100_000;
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        SchemaOptions {
+            layout: Layout::SingleColumn,
+            infer_rows: InferRows::Rows(DEFAULT_INFER_ROWS),
+            overrides: Vec::new(),
+            value_number: true,
+            fallback_header: None,
+        }
+    }
+}
+
+/// Parquet compression codecs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// Zstandard (level 1).
+    #[default]
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (raw).
+    Lz4,
+    /// Gzip.
+    Gzip,
+    /// No compression.
+    None,
+}
+
+/// Parquet writer options.
+#[derive(Clone, Debug)]
+pub struct ParquetOptions {
+    /// Compression codec.
+    pub compression: Codec,
+    /// Maximum rows per row group.
+    pub row_group_rows: usize,
+    /// Maximum encoded bytes per row group (bounds memory with wide text).
+    pub row_group_bytes: usize,
+    /// Extra key-value metadata (export names and ids, task id, ...).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Default maximum rows per row group.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+/// Default maximum encoded bytes per row group.
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 64 << 20;
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            compression: Codec::Zstd,
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+            metadata: Vec::new(),
+        }
+    }
+}
+
+/// Everything the engine needs to know.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// CSV dialect.
+    pub csv: CsvOptions,
+    /// Schema inference and overrides.
+    pub schema: SchemaOptions,
+    /// Parquet writer.
+    pub parquet: ParquetOptions,
+    /// Also keep the raw input in this file (`--keep-csv`).
+    pub keep_input: Option<PathBuf>,
+}
+
+/// Per-run handles: counters for the progress display, and the shutdown signal.
+#[derive(Clone, Debug, Default)]
+pub struct RunContext {
+    /// Live counters.
+    pub progress: Progress,
+    /// Stop request (signals, timeouts).
+    pub shutdown: Shutdown,
+}
+
+/// Converts the CSV from `source` into one Parquet file at `destination`.
+///
+/// Streams with bounded memory; on any failure nothing is left at the destination and an
+/// existing file there is untouched.
+pub async fn convert(
+    source: &dyn Source,
+    destination: &Destination,
+    options: &EngineOptions,
+    run: &RunContext,
+) -> Result<RunSummary> {
+    let _ = (source, destination, options, run);
+    Err(Error::Internal("not implemented yet".into()))
+}

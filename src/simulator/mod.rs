@@ -1,0 +1,1 @@
+//! The embedded Anaplan simulator (stub: filled in by issue 3).

@@ -1,0 +1,158 @@
+//! The run summary: what was read, what was written, how fast, and which schema decisions were
+//! made. Printed on stderr by default, or as one JSON object on stdout with `--json`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One column of the written schema.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SummaryColumn {
+    /// Column name as written.
+    pub name: String,
+    /// Arrow type, in the `--type` spelling (`utf8`, `int64`, ...).
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+/// A column widened after the inference sample because a later value did not fit.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Widening {
+    /// The column.
+    pub column: String,
+    /// Type inferred from the sample.
+    pub from: String,
+    /// Type written.
+    pub to: String,
+    /// 1-based data row of the first value that did not fit.
+    pub row: u64,
+    /// Physical line of that value.
+    pub line: u64,
+    /// The value (shortened when long).
+    pub value: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunSummary {
+    /// Where the data came from.
+    pub source: String,
+    /// Where the Parquet went.
+    pub output: String,
+    /// Data rows written.
+    pub rows: u64,
+    /// Columns written.
+    pub columns: usize,
+    /// Input bytes read in the final pass.
+    pub bytes_in: u64,
+    /// Parquet bytes written.
+    pub bytes_out: u64,
+    /// Wall time of the whole run.
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+    /// Passes over the input (2 when a column had to be widened after the sample).
+    pub passes: u32,
+    /// The schema written.
+    pub schema: Vec<SummaryColumn>,
+    /// Inference decisions, one sentence each.
+    pub decisions: Vec<String>,
+    /// Columns widened after the sample.
+    pub widenings: Vec<Widening>,
+    /// Retried requests, by reason (downloads and uploads).
+    pub retries: Vec<(String, u64)>,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+impl RunSummary {
+    /// Input throughput in MB/s (10^6 bytes per second).
+    pub fn mb_per_s(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.bytes_in as f64 / 1e6 / s
+        } else {
+            0.0
+        }
+    }
+
+    /// Human-readable, several lines, for stderr.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "wrote {} rows x {} columns to {}",
+            self.rows, self.columns, self.output
+        );
+        let _ = writeln!(
+            out,
+            "  read {} from {}, wrote {}, in {:.2}s ({:.1} MB/s{})",
+            human_bytes(self.bytes_in),
+            self.source,
+            human_bytes(self.bytes_out),
+            self.elapsed.as_secs_f64(),
+            self.mb_per_s(),
+            if self.passes > 1 {
+                format!(", {} passes", self.passes)
+            } else {
+                String::new()
+            }
+        );
+        let cols: Vec<String> = self
+            .schema
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.data_type))
+            .collect();
+        let _ = writeln!(out, "  schema: {}", cols.join(", "));
+        for d in &self.decisions {
+            let _ = writeln!(out, "  {d}");
+        }
+        for w in &self.widenings {
+            let _ = writeln!(
+                out,
+                "  widened {} from {} to {}: row {} (line {}) has {:?}",
+                w.column, w.from, w.to, w.row, w.line, w.value
+            );
+        }
+        for (what, n) in &self.retries {
+            let _ = writeln!(out, "  retried {n} x {what}");
+        }
+        out
+    }
+}
+
+/// Formats a byte count with binary units (`1.5 MiB`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_table() {
+        for (n, s) in [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (5 << 30, "5.0 GiB"),
+        ] {
+            assert_eq!(human_bytes(n), s);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Test support: temp dirs, the in-process simulator, the S3 server.
