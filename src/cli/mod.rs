@@ -17,6 +17,7 @@ pub mod connection;
 pub mod convert;
 pub mod demo;
 pub mod discovery;
+pub mod display;
 pub mod engine_args;
 pub mod export;
 pub mod generate;
