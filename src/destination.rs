@@ -501,8 +501,9 @@ impl Destination {
     ) -> Result<DestinationWriter> {
         let object = match self.mode {
             WriteMode::Replace => {
+                let location = format!("{base}{key}");
+                preflight(store, key, &location).await?;
                 if self.if_exists == IfExists::Fail {
-                    let location = format!("{base}{key}");
                     match store.head(key).await {
                         Ok(_) => return Err(exists_error(&location)),
                         Err(object_store::Error::NotFound { .. }) => {}
@@ -546,6 +547,30 @@ impl Destination {
             observer: Some(Arc::clone(observer)),
         })
     }
+}
+
+/// One cheap LIST before any data moves, so that a missing bucket or bad credentials stop the
+/// run before the export is downloaded and converted. Credentials that may write but not list
+/// (`AccessDenied` on LIST) are fine: the upload itself will tell.
+async fn preflight(store: &Arc<dyn ObjectStore>, key: &StorePath, location: &str) -> Result<()> {
+    let Some(Err(e)) = store.list(Some(key)).next().await else {
+        return Ok(());
+    };
+    let code = xml_tag(&chain_text(&e), "Code");
+    let list_denied = match code.as_deref() {
+        Some("AccessDenied" | "AuthorizationPermissionMismatch" | "AuthorizationFailure") => true,
+        Some(_) => false,
+        None => matches!(e, object_store::Error::PermissionDenied { .. }),
+    };
+    if list_denied {
+        tracing::debug!(%location, "cannot list the destination (write-only credentials?); going on");
+        return Ok(());
+    }
+    Err(store_error(
+        &format!("cannot write {location}:"),
+        &e,
+        NOTHING_WRITTEN,
+    ))
 }
 
 fn exists_error(location: &str) -> Error {
@@ -1398,21 +1423,76 @@ impl HttpService for ObservingService {
 /// What every failed write adds: the run left nothing behind.
 const NOTHING_WRITTEN: &str = "; nothing was written";
 
-/// Turns an `object_store` error into a one-line message: `{what} failed: {cause}{tail}`.
+/// Turns an `object_store` error into a one-line message: `{what} failed: {cause}{tail}`, or
+/// `{what} {cause}{tail}` when `what` ends with a colon. Transient failures that outlasted the
+/// retry budget (5xx, 429, timeouts, connection failures) are [`Error::RetriesExhausted`].
 fn store_error(what: &str, e: &object_store::Error, tail: &str) -> Error {
-    Error::Destination(format!("{what} failed: {}{tail}", explain(e)))
+    classified(what, &explain(e), e, tail)
 }
 
 fn store_io_error(what: &str, e: &std::io::Error) -> Error {
     // BufWriter wraps object_store errors in io::Error; look inside for the real one.
-    let reason = match e
+    match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<object_store::Error>())
     {
-        Some(inner) => explain(inner),
-        None => explain_chain(e),
+        Some(inner) => store_error(what, inner, NOTHING_WRITTEN),
+        None => classified(what, &explain_chain(e), e, NOTHING_WRITTEN),
+    }
+}
+
+fn classified(
+    what: &str,
+    reason: &str,
+    e: &(dyn std::error::Error + 'static),
+    tail: &str,
+) -> Error {
+    let text = chain_text(e);
+    let retried = retries_in(&text)
+        .map(|n| format!(" (after {n} retries)"))
+        .unwrap_or_default();
+    let msg = match what.strip_suffix(':') {
+        Some(what) => format!("{what}: {reason}{retried}{tail}"),
+        None => format!("{what} failed: {reason}{retried}{tail}"),
     };
-    Error::Destination(format!("{what} failed: {reason}{NOTHING_WRITTEN}"))
+    if is_transient(e, &text) {
+        Error::RetriesExhausted(msg)
+    } else {
+        Error::Destination(msg)
+    }
+}
+
+/// object_store's retry errors say `after N retries`.
+fn retries_in(text: &str) -> Option<u64> {
+    let at = text.find("after ")? + "after ".len();
+    let rest = &text[at..];
+    let n = rest.split_whitespace().next()?;
+    rest[n.len()..]
+        .trim_start()
+        .starts_with("retries")
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+fn is_transient(e: &(dyn std::error::Error + 'static), text: &str) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<HttpError>() {
+            return matches!(
+                h.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Interrupted
+            );
+        }
+        cur = err.source();
+    }
+    let Some(at) = text.find("status code: ") else {
+        return false;
+    };
+    let code = &text[at + "status code: ".len()..];
+    code.starts_with('5') || code.starts_with("429") || code.starts_with("408")
 }
 
 fn explain(e: &object_store::Error) -> String {
@@ -1474,7 +1554,7 @@ fn explain_code(code: &str, text: &str) -> String {
         "NoSuchBucket" | "ContainerNotFound" => {
             format!("the bucket does not exist ({code}); create it first or fix the URL")
         }
-        "InvalidAccessKeyId" => format!(
+        "InvalidAccessKeyId" | "NotSignedUp" | "InvalidClientTokenId" => format!(
             "the storage service does not know the access key id ({code}): check the credentials \
              (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the access_key_id / \
              secret_access_key storage options)"
@@ -1930,6 +2010,14 @@ mod tests {
             "https://user@host:9000/p"
         );
         assert!(!redact_text("query sig=zzz&x=1").contains("zzz"));
+    }
+
+    #[test]
+    fn retry_counts_are_read_from_object_store_errors() {
+        let t = "Error performing PUT http://h/b/k in 1.2s, after 3 retries, max_retries: 6";
+        assert_eq!(retries_in(t), Some(3));
+        assert_eq!(retries_in("after all, nothing"), None);
+        assert_eq!(retries_in("no retry here"), None);
     }
 
     #[test]
