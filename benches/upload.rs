@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use anaplan_parquet::destination::{Destination, DestinationOptions};
+use anaplan_parquet::destination::{Destination, DestinationOptions, StorageOption};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -62,13 +62,25 @@ fn bench_upload(c: &mut Criterion) {
         b.to_async(&rt).iter(|| write(&local, &schema, &payload));
     });
 
-    for (part_mib, concurrency) in [(8, 4), (16, 4), (8, 1), (8, 8)] {
+    for (part_mib, concurrency, unsigned) in [
+        (8, 4, false),
+        (16, 4, false),
+        (8, 1, false),
+        (8, 8, false),
+        (8, 4, true),
+    ] {
         let mut o: DestinationOptions = server.options("s3://bench/out.parquet");
         o.upload_part_size = part_mib << 20;
         o.upload_concurrency = concurrency;
+        if unsigned {
+            // No SHA-256 of each part on the client (the signature covers headers only).
+            o.storage_options
+                .push(StorageOption::parse("unsigned_payload=true").unwrap());
+        }
+        let unsigned = if unsigned { "/unsigned_payload" } else { "" };
         let dest = Destination::from_options(&o).unwrap();
         g.bench_function(
-            format!("s3s_fs/part_{part_mib}MiB/concurrency_{concurrency}"),
+            format!("s3s_fs/part_{part_mib}MiB/concurrency_{concurrency}{unsigned}"),
             |b| {
                 b.to_async(&rt).iter(|| write(&dest, &schema, &payload));
             },

@@ -287,7 +287,7 @@ pub struct Destination {
     concurrency: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Target {
     /// A local file (replace) or directory (append).
     Local { path: PathBuf },
@@ -300,6 +300,20 @@ enum Target {
         base: String,
         observer: Arc<UploadObserver>,
     },
+}
+
+/// Shows where, never the store client (its configuration holds credentials).
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Local { path } => f.debug_struct("Local").field("path", path).finish(),
+            Target::Store { key, base, .. } => f
+                .debug_struct("Store")
+                .field("base", base)
+                .field("key", &key.as_ref())
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 impl Destination {
@@ -977,7 +991,8 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
                 b = b.with_config(k, o.value.expose());
             }
             if options.allow_http {
-                b = b.with_client_options(ClientOptions::new().with_allow_http(true));
+                // Not `with_client_options`: that would drop the options set so far.
+                b = b.with_config(GoogleConfigKey::Client(ClientConfigKey::AllowHttp), "true");
             }
             check_plain_http(
                 b.get_config_value(&GoogleConfigKey::BaseUrl).as_deref(),
