@@ -14,7 +14,7 @@
 //!   (`.NAME.XXXXXX.partial`), which is renamed over the target by `finish`. On abort, on error
 //!   and on drop the temporary file is removed.
 //! - **Object stores**: the bytes are streamed through `object_store`'s
-//!   [`BufWriter`](object_store::buffered::BufWriter): one PUT when the file is smaller than the
+//!   [`BufWriter`]: one PUT when the file is smaller than the
 //!   part size, otherwise a multipart upload with at most `upload_concurrency` parts in flight
 //!   (memory is bounded by part size × (concurrency + 1)). The object appears only when the
 //!   upload completes. Any failure aborts the multipart upload, because S3 and GCS keep the

@@ -40,7 +40,7 @@ pub struct OutputArgs {
     #[arg(long)]
     pub partition_by_date: bool,
 
-    /// S3-compatible endpoint (MinIO, Cloudflare R2, Ceph, ...), e.g. https://minio.local:9000.
+    /// S3-compatible endpoint (MinIO, Cloudflare R2, Ceph, ...), e.g. `https://minio.local:9000`.
     /// Same as AWS_ENDPOINT.
     #[arg(long, value_name = "URL", help_heading = "Object storage")]
     pub s3_endpoint: Option<String>,
