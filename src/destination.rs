@@ -328,7 +328,7 @@ impl Destination {
         options.validate()?;
         let target = match classify(&options.output)? {
             Output::Local(path) => {
-                check_no_store_flags(options, "a local path")?;
+                check_local_flags(options)?;
                 Target::Local { path }
             }
             Output::Url(url) => build_store_target(&url, options)?,
@@ -877,34 +877,36 @@ fn unsupported_scheme(url: &Url) -> Error {
     ))
 }
 
-fn check_no_store_flags(options: &DestinationOptions, what: &str) -> Result<()> {
-    let s3_flag = if options.s3_endpoint.is_some() {
-        Some("--s3-endpoint")
+/// The S3-only flags are refused for other destinations (`what` names the destination).
+fn check_no_s3_flags(options: &DestinationOptions, what: &str) -> Result<()> {
+    let flag = if options.s3_endpoint.is_some() {
+        "--s3-endpoint"
     } else if options.s3_region.is_some() {
-        Some("--s3-region")
+        "--s3-region"
     } else if options.s3_path_style {
-        Some("--s3-path-style")
+        "--s3-path-style"
     } else {
-        None
+        return Ok(());
     };
-    if let Some(flag) = s3_flag {
-        return Err(Error::usage(format!(
-            "{flag} applies to s3:// destinations only, and --output is {what}"
-        )));
+    Err(Error::usage(format!(
+        "{flag} applies to s3:// destinations only, and --output is {what}"
+    )))
+}
+
+/// No object-store flag makes sense for a local path.
+fn check_local_flags(options: &DestinationOptions) -> Result<()> {
+    check_no_s3_flags(options, "a local path")?;
+    if options.allow_http {
+        return Err(Error::usage(
+            "--allow-http applies to object-store destinations only, and --output is a local path",
+        ));
     }
-    if what == "a local path" {
-        if options.allow_http {
-            return Err(Error::usage(
-                "--allow-http applies to object-store destinations only, and --output is a local path",
-            ));
-        }
-        if let Some(o) = options.storage_options.first() {
-            return Err(Error::usage(format!(
-                "--storage-option {}=... applies to object-store destinations only, and --output \
-                 is a local path",
-                o.key
-            )));
-        }
+    if let Some(o) = options.storage_options.first() {
+        return Err(Error::usage(format!(
+            "--storage-option {}=... applies to object-store destinations only, and --output is \
+             a local path",
+            o.key
+        )));
     }
     Ok(())
 }
@@ -976,7 +978,7 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
             Arc::new(s)
         }
         ObjectStoreScheme::GoogleCloudStorage => {
-            check_no_store_flags(options, "a gs:// URL")?;
+            check_no_s3_flags(options, "a gs:// URL")?;
             let mut b = if options.read_env {
                 GoogleCloudStorageBuilder::from_env()
             } else {
@@ -1008,7 +1010,7 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
             Arc::new(s)
         }
         ObjectStoreScheme::MicrosoftAzure => {
-            check_no_store_flags(options, "an Azure URL")?;
+            check_no_s3_flags(options, "an Azure URL")?;
             let mut b = if options.read_env {
                 MicrosoftAzureBuilder::from_env()
             } else {
@@ -2025,6 +2027,26 @@ mod tests {
             "https://user@host:9000/p"
         );
         assert!(!redact_text("query sig=zzz&x=1").contains("zzz"));
+    }
+
+    #[tokio::test]
+    async fn handles_and_futures_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let dir = tempfile::tempdir().unwrap();
+        let dest =
+            Destination::from_options(&opts(dir.path().join("x").to_str().unwrap())).unwrap();
+        send_sync(&dest);
+        let store = Destination::from_options(&s3("s3://b/x.parquet")).unwrap();
+        send_sync(&store);
+        let schema = Schema::empty();
+        let begin = store.begin(&schema);
+        send(&begin);
+        drop(begin);
+        let mut w = dest.begin(&schema).await.unwrap();
+        send(&w);
+        send(&w.write(Bytes::new()));
+        send(&w.finish());
     }
 
     #[test]
