@@ -8,6 +8,7 @@ use clap::Args;
 use super::GlobalArgs;
 use super::display::{ProgressDisplay, print_summary, schema_table};
 use super::engine_args::EngineArgs;
+use super::output_args::OutputArgs;
 use crate::destination::Destination;
 use crate::engine::{self, RunContext};
 use crate::error::{Error, Result};
@@ -21,15 +22,6 @@ pub struct ConvertArgs {
     #[arg(value_name = "INPUT")]
     pub input: String,
 
-    /// Where to write the Parquet file.
-    #[arg(
-        short,
-        long,
-        value_name = "DEST",
-        required_unless_present = "print_schema"
-    )]
-    pub output: Option<String>,
-
     /// Print the schema that would be written, and exit without writing.
     #[arg(long)]
     pub print_schema: bool,
@@ -41,6 +33,10 @@ pub struct ConvertArgs {
     /// CSV, schema and Parquet options.
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    /// Destination options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 const CONVERT_HELP: &str = "\
@@ -98,11 +94,8 @@ pub async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let output = args
-        .output
-        .as_deref()
-        .ok_or_else(|| Error::usage("--output is required"))?;
-    let destination = Destination::parse(output)?;
+    let destination =
+        Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
     let display = ProgressDisplay::start(&run.progress, "converting", global);
     let result = engine::convert(source.as_ref(), &destination, &options, &run).await;
     display.finish();

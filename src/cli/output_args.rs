@@ -23,7 +23,7 @@ pub struct OutputArgs {
     /// (AWS_*, GOOGLE_*, AZURE_*) or the machine's identity. Nothing is visible at DEST until
     /// the run succeeds; a failed run leaves an existing DEST untouched.
     #[arg(short, long, value_name = "DEST")]
-    pub output: String,
+    pub output: Option<String>,
 
     /// `replace`: DEST is one file, replaced atomically. `append`: DEST is a dataset prefix
     /// (directory or bucket prefix) and each run adds a part file
@@ -116,7 +116,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 impl OutputArgs {
     /// Validated destination options.
     pub fn to_options(&self) -> Result<DestinationOptions> {
-        let mut o = DestinationOptions::new(self.output.clone());
+        let output = self
+            .output
+            .clone()
+            .ok_or_else(|| Error::usage("--output is required (a local path or a URL)"))?;
+        self.to_options_for(output)
+    }
+
+    /// Validated destination options for `output` (for callers whose output comes from
+    /// elsewhere, such as a jobs file).
+    pub fn to_options_for(&self, output: String) -> Result<DestinationOptions> {
+        let mut o = DestinationOptions::new(output);
         o.mode = match self.mode {
             ModeArg::Replace => WriteMode::Replace,
             ModeArg::Append => WriteMode::Append,

@@ -236,7 +236,7 @@ pub(super) async fn convert(
                 let snapshot = run.progress.snapshot();
                 return Ok(RunSummary {
                     source: source.describe(),
-                    output: written.location,
+                    output: written.location.clone(),
                     rows,
                     columns: plan.describe().len(),
                     bytes_in: snapshot.bytes_in,
@@ -250,7 +250,7 @@ pub(super) async fn convert(
                         .collect(),
                     decisions: all_decisions,
                     widenings,
-                    retries: Vec::new(),
+                    retries: written.retries,
                 });
             }
             PassEnd::Widen {
@@ -1191,4 +1191,3 @@ fn shorten(v: &str) -> String {
         format!("{cut}…")
     }
 }
-

@@ -659,3 +659,76 @@ async fn part_upload_failing_beyond_the_retry_budget_aborts_the_upload() {
     assert!(s3.pending_uploads_settled().await.is_empty());
     assert_same_values(&from_parquet(s3.get("lake", "x.parquet").await), &old);
 }
+
+/// `convert` through the real binary to the S3 server: credentials from the environment, the
+/// object read back value by value; a widening pass aborts its first upload cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convert_cli_to_s3_round_trips_and_widening_leaves_no_upload_behind() {
+    use crate::support::{bin, opts, sample, stderr};
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let endpoint = s3.endpoint.clone();
+    let run_convert = move |input: std::path::PathBuf, key: &str, extra: Vec<String>| {
+        let mut cmd = bin();
+        cmd.arg("convert")
+            .arg(input)
+            .args(["-o", &format!("s3://lake/{key}")])
+            .args([
+                "--s3-endpoint",
+                &endpoint,
+                "--allow-http",
+                "--s3-path-style",
+            ])
+            .args(["--s3-region", "us-east-1", "--upload-part-size", "5MiB"])
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        cmd.output().expect("runs")
+    };
+    let o = tokio::task::spawn_blocking({
+        let run_convert = run_convert.clone();
+        move || run_convert(sample("tsc_sales.csv"), "sales/tsc.parquet", vec![])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(SECRET_KEY));
+    let t = crate::support::Table::from_bytes(s3.get("lake", "sales/tsc.parquet").await);
+    assert_eq!(t.num_rows(), 12);
+    assert_eq!(t.strings("Value")[2], opts(&["Promo, Q1 launch"])[0]);
+
+    // Late drift: the first attempt's upload is aborted, the second publishes.
+    let dir = crate::support::tempdir();
+    let input = dir.path().join("drift.csv");
+    let mut text = String::from("Line Items,Value\n");
+    for i in 0..200_000 {
+        text.push_str(&format!("Units,{i}\n"));
+    }
+    text.push_str("Comment,late text\n");
+    std::fs::write(&input, text).unwrap();
+    let o = tokio::task::spawn_blocking(move || {
+        run_convert(
+            input,
+            "drift.parquet",
+            vec![
+                "--infer-rows".into(),
+                "1000".into(),
+                "--row-group-rows".into(),
+                "50000".into(),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("widened Value from int64 to utf8"),
+        "{}",
+        stderr(&o)
+    );
+    let t = crate::support::Table::from_bytes(s3.get("lake", "drift.parquet").await);
+    assert_eq!(t.num_rows(), 200_001);
+    assert_eq!(t.strings("Value")[200_000].as_deref(), Some("late text"));
+    assert!(s3.pending_uploads_settled().await.is_empty());
+    assert_eq!(s3.keys("lake"), ["drift.parquet", "sales/tsc.parquet"]);
+}
