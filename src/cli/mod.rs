@@ -52,6 +52,7 @@ pub struct GlobalArgs {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Run an Anaplan export and write it as Parquet (the main job).
     Export(export::ExportArgs),
