@@ -572,18 +572,31 @@ impl Generator {
         const BATCH_BLOCKS: u64 = 16;
         let batches = self.block_count().div_ceil(BATCH_BLOCKS);
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
+        // Buffers go round (fresh multi-megabyte allocations would page-fault every time).
+        let (pool_tx, pool_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(threads * 4);
+        for _ in 0..threads * 4 {
+            let _ = pool_tx.send(Vec::with_capacity(BATCH_BLOCKS as usize * 300_000));
+        }
+        let pool_rx = std::sync::Mutex::new(pool_rx);
         let next = std::sync::atomic::AtomicU64::new(0);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 let tx = tx.clone();
-                let next = &next;
+                let (next, pool_rx) = (&next, &pool_rx);
                 s.spawn(move || {
                     loop {
+                        // Take a buffer before a batch number, so the batch the writer waits
+                        // for always has a buffer.
+                        let buf = pool_rx
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        let Ok(mut buf) = buf else { break };
                         let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if b >= batches {
                             break;
                         }
-                        let mut buf = Vec::with_capacity(BATCH_BLOCKS as usize * 300_000);
+                        buf.clear();
                         let end = ((b + 1) * BATCH_BLOCKS).min(self.block_count());
                         for i in b * BATCH_BLOCKS..end {
                             self.write_block(i, &mut buf);
@@ -595,9 +608,10 @@ impl Generator {
                 });
             }
             drop(tx);
-            let result = write_in_order(&rx, w);
-            // On a write error, stop the workers: dropping the receiver fails their sends.
+            let result = write_in_order(&rx, &pool_tx, w);
+            // On a write error, stop the workers: dropping the channels fails their calls.
             drop(rx);
+            drop(pool_tx);
             result
         })
     }
@@ -747,6 +761,7 @@ impl Generator {
 /// Writes `(sequence number, bytes)` messages to `w` in sequence order.
 fn write_in_order(
     rx: &std::sync::mpsc::Receiver<(u64, Vec<u8>)>,
+    pool: &std::sync::mpsc::SyncSender<Vec<u8>>,
     w: &mut impl Write,
 ) -> io::Result<u64> {
     let mut pending = std::collections::BTreeMap::new();
@@ -758,6 +773,7 @@ fn write_in_order(
             w.write_all(&buf)?;
             total += buf.len() as u64;
             want += 1;
+            let _ = pool.try_send(buf);
         }
     }
     w.flush()?;

@@ -1,7 +1,7 @@
 //! `anaplan-parquet generate`: a synthetic Tabular Single Column export, deterministic under
 //! `--seed` (see [`crate::generate`] for what it contains).
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -124,15 +124,20 @@ fn write_file_atomically(generator: &Generator, path: &Path) -> Result<u64> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io(context(), e))?;
-    let mut writer = io::BufWriter::with_capacity(1 << 20, tmp);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    // Batches are megabytes each: no extra buffering needed.
+    let mut file = tmp.as_file();
     let bytes = generator
-        .write_all_parallel(&mut writer, threads)
+        .write_all_parallel(&mut file, threads)
         .map_err(|e| Error::io(context(), e))?;
-    writer.flush().map_err(|e| Error::io(context(), e))?;
-    let tmp = writer
-        .into_inner()
-        .map_err(|e| Error::io(context(), e.into_error()))?;
+    // Temporary files are private; the result is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(context(), e))?;
+    }
     tmp.persist(path)
         .map_err(|e| Error::io(context(), e.error))?;
     Ok(bytes)
