@@ -921,6 +921,55 @@ async fn tasks_on_one_model_run_one_at_a_time() {
         }
     }
     assert_eq!(runs, 4);
+    // The client here did not wait: four tasks were open at once on FP&A, one on the other.
+    let concurrency = sim.task_concurrency();
+    assert_eq!(concurrency[&mid], 4);
+    assert_eq!(concurrency[&other], 1);
+}
+
+#[tokio::test]
+async fn a_busy_model_can_answer_409_instead_of_queueing() {
+    let mut config = sim::tenant(100, 1 << 20, 2);
+    config.reject_when_busy = true;
+    config.task_duration = Duration::from_millis(300);
+    let sim = sim::start(config).await;
+    let token = login(&sim).await;
+    let (_, mid) = ids(&sim);
+    let first = export_id(&sim, "Revenue - TSC.csv");
+    let second = export_id(&sim, "Headcount - TSC.csv");
+    let post = |eid: String| {
+        let token = token.clone();
+        let sim = &sim;
+        let mid = mid.clone();
+        async move {
+            call(
+                sim,
+                Method::POST,
+                &format!("/2/0/models/{mid}/exports/{eid}/tasks"),
+                Some(format!("AnaplanAuthToken {token}")),
+                Some(json!({"localeName": "en_US"})),
+            )
+            .await
+        }
+    };
+    let (s, _, v) = post(first.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = v["task"]["taskId"].as_str().unwrap().to_owned();
+    let (s, _, v) = post(second.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_error_envelope(
+        &v,
+        409,
+        &format!("/2/0/models/{mid}/exports/{second}/tasks"),
+    );
+    poll_until_done(
+        &sim,
+        &token,
+        &format!("/2/0/models/{mid}/exports/{first}/tasks/{id}"),
+    )
+    .await;
+    let (s, _, _) = post(second).await;
+    assert_eq!(s, StatusCode::OK);
 }
 
 #[tokio::test]
