@@ -1083,7 +1083,7 @@ async fn files_before_any_run_have_no_chunks() {
 #[tokio::test]
 async fn chunks_concatenate_to_the_whole_file_and_the_generator_output() {
     // Small chunks so that boundaries land everywhere.
-    let sim = sim::start(sim::tenant(20_000, 997, 42)).await;
+    let sim = sim::start(sim::tenant(4000, 997, 42)).await;
     let token = login(&sim).await;
     let (_, mid) = ids(&sim);
     let info = sim.export("Revenue - TSC.csv").unwrap();
