@@ -1,5 +1,7 @@
 //! The one integration-test binary: one module per area.
 
+mod convert;
 mod generate;
 mod simulator;
+mod storage;
 mod support;
