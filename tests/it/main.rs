@@ -2,5 +2,7 @@
 
 mod convert;
 mod engine;
+mod generate;
+mod simulator;
 mod storage;
 mod support;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod s3;
+pub mod sim;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
