@@ -100,7 +100,9 @@ fn bench_typing(c: &mut Criterion) {
     group.bench_function("value_to_float64", |b| {
         b.iter(|| {
             for batch in &batches {
-                black_box(convert_column(batch.columns.last().expect("value"), ColumnType::Float64).ok());
+                black_box(
+                    convert_column(batch.columns.last().expect("value"), ColumnType::Float64).ok(),
+                );
             }
         });
     });
@@ -121,7 +123,11 @@ fn bench_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.sample_size(10);
-    for (name, codec) in [("zstd", Codec::Zstd), ("snappy", Codec::Snappy), ("none", Codec::None)] {
+    for (name, codec) in [
+        ("zstd", Codec::Zstd),
+        ("snappy", Codec::Snappy),
+        ("none", Codec::None),
+    ] {
         group.bench_function(BenchmarkId::new("parquet", name), |b| {
             b.iter(|| {
                 let options = ParquetOptions {
@@ -138,9 +144,12 @@ fn bench_encode(c: &mut Criterion) {
                     }
                     n
                 });
-                let mut enc =
-                    ParquetEncoder::try_new(schema.clone(), writer_properties(&options, Vec::new()), tx)
-                        .expect("encoder");
+                let mut enc = ParquetEncoder::try_new(
+                    schema.clone(),
+                    writer_properties(&options, Vec::new()),
+                    tx,
+                )
+                .expect("encoder");
                 for batch in &batches {
                     enc.write(batch).expect("write");
                 }
@@ -170,14 +179,25 @@ fn bench_convert(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("zstd_to_local_file", name), |b| {
             b.to_async(&rt).iter(|| async {
                 let source = MemorySource::new("bench", pieces.clone());
-                engine::convert(&source, &dest, &EngineOptions::default(), &RunContext::default())
-                    .await
-                    .expect("converts")
+                engine::convert(
+                    &source,
+                    &dest,
+                    &EngineOptions::default(),
+                    &RunContext::default(),
+                )
+                .await
+                .expect("converts")
             });
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_typing, bench_encode, bench_convert);
+criterion_group!(
+    benches,
+    bench_decode,
+    bench_typing,
+    bench_encode,
+    bench_convert
+);
 criterion_main!(benches);

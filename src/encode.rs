@@ -1,16 +1,29 @@
-//! Parquet encoding: writer properties, and a writer whose output flows into a bounded channel
-//! as blocks of bytes, so encoding (on its own thread) and uploading (async) overlap and a slow
-//! destination slows the encoder down instead of filling memory.
+//! Parquet encoding: writer properties, and an encoder whose output flows into a bounded
+//! channel as blocks of bytes, so encoding (on its own threads) and uploading (async) overlap
+//! and a slow destination slows the encoder down instead of filling memory.
+//!
+//! Encoding costs more CPU than decoding (dictionary interning and statistics for every
+//! text value), so the columns of each batch are encoded in parallel: the encoding thread and
+//! one helper thread take column jobs from a shared queue, each job moving a column's
+//! [`ArrowColumnWriter`] to whichever thread is free. Row groups are then assembled in column
+//! order on the encoding thread.
 
 use std::io::{self, Write};
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, mpsc as std_mpsc};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use tokio::sync::mpsc;
 
 use crate::engine::{Codec, ParquetOptions};
@@ -110,16 +123,8 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Encodes record batches into a Parquet file written to a channel.
-pub struct ParquetEncoder {
-    writer: ArrowWriter<ChannelWriter>,
-}
-
-impl std::fmt::Debug for ParquetEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetEncoder").finish_non_exhaustive()
-    }
-}
+/// Threads that encode columns, the encoding thread included.
+pub const ENCODE_THREADS: usize = 2;
 
 /// How an encoder stopped.
 #[derive(Debug)]
@@ -145,6 +150,111 @@ fn map_parquet(e: parquet::errors::ParquetError) -> EncodeError {
     }
 }
 
+/// One column's share of a batch: its writer travels with the job.
+struct Job {
+    column: usize,
+    writer: ArrowColumnWriter,
+    leaves: Vec<ArrowLeafColumn>,
+    done: std_mpsc::Sender<Done>,
+}
+
+/// A finished job: the writer comes back.
+struct Done {
+    column: usize,
+    writer: ArrowColumnWriter,
+    result: parquet::errors::Result<()>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+/// A tiny pool: helpers wait for jobs; the encoding thread also works the queue.
+struct Pool {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+impl Pool {
+    fn push(&self, jobs: Vec<Job>) {
+        self.queue.lock().expect("pool").jobs.extend(jobs);
+        self.ready.notify_all();
+    }
+
+    /// The next job, without waiting.
+    fn try_pop(&self) -> Option<Job> {
+        self.queue.lock().expect("pool").jobs.pop_front()
+    }
+
+    /// The next job, waiting for one; `None` once closed.
+    fn pop(&self) -> Option<Job> {
+        let mut q = self.queue.lock().expect("pool");
+        loop {
+            if let Some(job) = q.jobs.pop_front() {
+                return Some(job);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.ready.wait(q).expect("pool");
+        }
+    }
+
+    fn close(&self) {
+        self.queue.lock().expect("pool").closed = true;
+        self.ready.notify_all();
+    }
+}
+
+fn run_job(job: Job) {
+    let Job {
+        column,
+        mut writer,
+        leaves,
+        done,
+    } = job;
+    let result = leaves.iter().try_for_each(|leaf| writer.write(leaf));
+    let _ = done.send(Done {
+        column,
+        writer,
+        result,
+    });
+}
+
+/// Encodes record batches into a Parquet file written to a channel, columns in parallel.
+pub struct ParquetEncoder {
+    file: SerializedFileWriter<ChannelWriter>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    writers: Vec<Option<ArrowColumnWriter>>,
+    row_group: usize,
+    buffered_rows: usize,
+    max_rows: usize,
+    max_bytes: usize,
+    pool: Arc<Pool>,
+    helpers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ParquetEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetEncoder")
+            .field("row_group", &self.row_group)
+            .field("buffered_rows", &self.buffered_rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ParquetEncoder {
+    fn drop(&mut self) {
+        self.pool.close();
+        for h in self.helpers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
 impl ParquetEncoder {
     /// Starts a file: announces the schema downstream, then opens the writer.
     pub fn try_new(
@@ -154,27 +264,160 @@ impl ParquetEncoder {
     ) -> Result<Self, EncodeError> {
         tx.blocking_send(Output::Begin(schema.clone()))
             .map_err(|_| EncodeError::Stopped)?;
-        let writer = ArrowWriter::try_new(ChannelWriter::new(tx), schema, Some(props))
-            .map_err(map_parquet)?;
-        Ok(ParquetEncoder { writer })
+        let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
+        let max_bytes = props.max_row_group_bytes().unwrap_or(usize::MAX);
+        // The Arrow writer adds the encoded Arrow schema to the footer; its lower-level parts
+        // then let us encode columns on several threads.
+        let (file, factory) =
+            ArrowWriter::try_new(ChannelWriter::new(tx), schema.clone(), Some(props))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(map_parquet)?;
+        let pool = Arc::new(Pool {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+        });
+        let helpers = (1..ENCODE_THREADS)
+            .map(|i| {
+                let pool = Arc::clone(&pool);
+                std::thread::Builder::new()
+                    .name(format!("parquet-encode-{i}"))
+                    .spawn(move || {
+                        while let Some(job) = pool.pop() {
+                            run_job(job);
+                        }
+                    })
+                    .map_err(|e| {
+                        EncodeError::Failed(Error::Internal(format!(
+                            "cannot start an encoding thread: {e}"
+                        )))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut encoder = ParquetEncoder {
+            file,
+            factory,
+            schema,
+            writers: Vec::new(),
+            row_group: 0,
+            buffered_rows: 0,
+            max_rows,
+            max_bytes,
+            pool,
+            helpers,
+        };
+        encoder.open_row_group()?;
+        Ok(encoder)
     }
 
-    /// Encodes one batch (row groups are flushed as they fill).
+    fn open_row_group(&mut self) -> Result<(), EncodeError> {
+        self.writers = self
+            .factory
+            .create_column_writers(self.row_group)
+            .map_err(map_parquet)?
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.buffered_rows = 0;
+        Ok(())
+    }
+
+    fn estimated_bytes(&self) -> usize {
+        self.writers
+            .iter()
+            .flatten()
+            .map(ArrowColumnWriter::get_estimated_total_bytes)
+            .sum()
+    }
+
+    /// Encodes one batch, splitting it where a row group fills up.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
-        self.writer.write(batch).map_err(map_parquet)
+        let mut rest = batch.clone();
+        while rest.num_rows() > 0 {
+            let room = self.max_rows - self.buffered_rows;
+            let take = room.min(rest.num_rows());
+            let part = rest.slice(0, take);
+            rest = rest.slice(take, rest.num_rows() - take);
+            self.write_columns(&part)?;
+            self.buffered_rows += take;
+            if self.buffered_rows >= self.max_rows || self.estimated_bytes() >= self.max_bytes {
+                self.close_row_group()?;
+                self.open_row_group()?;
+            }
+        }
+        Ok(())
     }
 
-    /// Writes the footer and sends the end marker. Returns the rows written.
-    pub fn finish(self) -> Result<u64, EncodeError> {
-        let mut writer = self.writer;
-        let meta = writer.finish().map_err(map_parquet)?;
+    fn write_columns(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
+        let (done_tx, done_rx) = std_mpsc::channel();
+        let mut jobs = Vec::with_capacity(batch.num_columns());
+        for (column, (field, array)) in self.schema.fields().iter().zip(batch.columns()).enumerate()
+        {
+            let leaves = compute_leaves(field, array).map_err(map_parquet)?;
+            let writer = self.writers[column].take().ok_or_else(|| {
+                EncodeError::Failed(Error::Internal("column writer missing".into()))
+            })?;
+            jobs.push(Job {
+                column,
+                writer,
+                leaves,
+                done: done_tx.clone(),
+            });
+        }
+        drop(done_tx);
+        let n = jobs.len();
+        self.pool.push(jobs);
+        // Work the queue too, then collect every writer back.
+        while let Some(job) = self.pool.try_pop() {
+            run_job(job);
+        }
+        let mut first_error = None;
+        for _ in 0..n {
+            let done = done_rx.recv().map_err(|_| {
+                EncodeError::Failed(Error::Internal("an encoding thread stopped".into()))
+            })?;
+            if let Err(e) = done.result
+                && first_error.is_none()
+            {
+                first_error = Some(e);
+            }
+            self.writers[done.column] = Some(done.writer);
+        }
+        match first_error {
+            Some(e) => Err(map_parquet(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn close_row_group(&mut self) -> Result<(), EncodeError> {
+        let mut row_group = self.file.next_row_group().map_err(map_parquet)?;
+        for writer in self.writers.drain(..) {
+            let writer = writer.ok_or_else(|| {
+                EncodeError::Failed(Error::Internal("column writer missing".into()))
+            })?;
+            let chunk = writer.close().map_err(map_parquet)?;
+            chunk
+                .append_to_row_group(&mut row_group)
+                .map_err(map_parquet)?;
+        }
+        row_group.close().map_err(map_parquet)?;
+        self.row_group += 1;
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer, and sends the end marker. Returns the rows
+    /// written.
+    pub fn finish(mut self) -> Result<u64, EncodeError> {
+        if self.buffered_rows > 0 {
+            self.close_row_group()?;
+        }
+        let meta = self.file.finish().map_err(map_parquet)?;
         let rows = meta
             .row_groups()
             .iter()
             .map(|rg| rg.num_rows() as u64)
             .sum();
         // `finish` flushed everything into the channel writer; send the rest and the end.
-        writer
+        self.file
             .inner_mut()
             .finish()
             .map_err(|_| EncodeError::Stopped)?;

@@ -1,6 +1,7 @@
 //! The conversion engine: CSV bytes from a [`Source`] to Parquet at a [`Destination`].
 //!
-//! This module holds the options and the entry points; [`pass`] runs the stages.
+//! This module holds the options and the entry points; the private `pass` module runs the
+//! stages.
 
 use std::path::PathBuf;
 

@@ -9,7 +9,11 @@ use proptest::prelude::*;
 use crate::support::{Table, tempdir};
 
 /// Converts `input` cut at `cuts` and returns every column as text, plus the schema.
-fn convert_pieces(input: &[u8], cuts: &[usize], options: &EngineOptions) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+fn convert_pieces(
+    input: &[u8],
+    cuts: &[usize],
+    options: &EngineOptions,
+) -> (Vec<String>, Vec<Vec<Option<String>>>) {
     let mut pieces = Vec::new();
     let mut prev = 0;
     let mut cuts = cuts.to_vec();
@@ -52,10 +56,17 @@ Forecast,Launch,y,2024-01-15";
 fn every_split_point_gives_the_same_file() {
     let options = EngineOptions::default();
     let whole = convert_pieces(TRICKY.as_bytes(), &[], &options);
-    assert_eq!(whole.1[3][0].as_deref(), Some("said \"hi\"\r\non two lines"));
+    assert_eq!(
+        whole.1[3][0].as_deref(),
+        Some("said \"hi\"\r\non two lines")
+    );
     assert!(whole.0.contains(&"Value_number: Float64".to_owned()));
     for i in 0..=TRICKY.len() {
-        assert_eq!(convert_pieces(TRICKY.as_bytes(), &[i], &options), whole, "cut at {i}");
+        assert_eq!(
+            convert_pieces(TRICKY.as_bytes(), &[i], &options),
+            whole,
+            "cut at {i}"
+        );
     }
 }
 
@@ -70,7 +81,11 @@ fn utf16_split_at_odd_bytes_gives_the_same_file() {
     let utf8 = convert_pieces(text.as_bytes(), &[], &EngineOptions::default());
     assert_eq!(whole, utf8);
     for i in (0..bytes.len()).step_by(7) {
-        assert_eq!(convert_pieces(&bytes, &[i, i + 1], &options), whole, "cut at {i}");
+        assert_eq!(
+            convert_pieces(&bytes, &[i, i + 1], &options),
+            whole,
+            "cut at {i}"
+        );
     }
 }
 
