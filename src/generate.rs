@@ -126,6 +126,9 @@ pub struct Generator {
     /// A multiplier coprime to `intersections`, scrambling intersection order.
     scramble: u64,
     line_items: Vec<LineItem>,
+    /// [`TEXTS`] and [`STATUSES`] encoded as CSV fields.
+    texts: Vec<Vec<u8>>,
+    statuses: Vec<Vec<u8>>,
     header: Vec<u8>,
     eol: &'static [u8],
 }
@@ -474,7 +477,18 @@ impl Generator {
         }
         header.extend_from_slice(eol);
 
+        let encode = |list: &[&str]| {
+            list.iter()
+                .map(|t| {
+                    let mut v = Vec::new();
+                    encode_field(t, q, &mut v);
+                    v
+                })
+                .collect()
+        };
         Generator {
+            texts: encode(TEXTS),
+            statuses: encode(STATUSES),
             config,
             dims,
             intersections,
@@ -535,8 +549,19 @@ impl Generator {
         if i == 0 {
             out.extend_from_slice(&self.header);
         }
+        // Consecutive rows share their intersection: encode its fields once per group.
+        let l = self.line_items.len() as u64;
+        let mut prefix = Vec::with_capacity(128);
+        let mut prefix_group = u64::MAX;
         for r in self.block_row_range(i) {
-            self.write_row(r, out);
+            let group = r / l;
+            if group != prefix_group {
+                prefix.clear();
+                self.write_dims(group, &mut prefix);
+                prefix_group = group;
+            }
+            out.extend_from_slice(&prefix);
+            self.write_row_rest(r, out);
         }
     }
 
@@ -665,10 +690,18 @@ impl Generator {
     /// Decides row `r`: (intersection number, line item, value).
     fn plan(&self, r: u64) -> (u64, usize, Value) {
         let l = self.line_items.len() as u64;
-        let li = (r % l) as usize;
-        let group = r / l;
-        let combo = ((u128::from(group) * u128::from(self.scramble))
-            % u128::from(self.intersections)) as u64;
+        let (li, value) = self.decide(r);
+        (self.combo(r / l), li, value)
+    }
+
+    /// The intersection of a group of rows (the rows of one intersection's line items).
+    fn combo(&self, group: u64) -> u64 {
+        ((u128::from(group) * u128::from(self.scramble)) % u128::from(self.intersections)) as u64
+    }
+
+    /// Row `r`'s line item and value.
+    fn decide(&self, r: u64) -> (usize, Value) {
+        let li = (r % self.line_items.len() as u64) as usize;
         let mut rng = Rng::new(self.config.seed, r);
         let item = &self.line_items[li];
         let value = if rng.below(100) < item.blank_pct {
@@ -701,7 +734,7 @@ impl Generator {
                 Recipe::Status => Value::Status(rng.below(STATUSES.len() as u64) as usize),
             }
         };
-        (combo, li, value)
+        (li, value)
     }
 
     /// Splits an intersection number into one member index per dimension (first dimension most
@@ -714,21 +747,26 @@ impl Generator {
         }
     }
 
-    fn write_row(&self, r: u64, out: &mut Vec<u8>) {
-        let (combo, li, value) = self.plan(r);
+    /// Appends the dimension fields of a group's intersection, each followed by a comma.
+    fn write_dims(&self, group: u64, out: &mut Vec<u8>) {
         let mut digits = [0u64; MAX_DIMENSIONS];
-        self.decompose(combo, &mut digits);
-        let q = self.config.quote_all;
+        self.decompose(self.combo(group), &mut digits);
         for (dim, &i) in self.dims.iter().zip(digits.iter()) {
-            dim.write(i, q, out);
+            dim.write(i, self.config.quote_all, out);
             out.push(b',');
         }
+    }
+
+    /// Appends row `r` after its dimension fields: line item, value, end of line.
+    fn write_row_rest(&self, r: u64, out: &mut Vec<u8>) {
+        let (li, value) = self.decide(r);
+        let q = self.config.quote_all;
         out.extend_from_slice(&self.line_items[li].name.csv);
         out.push(b',');
         match value {
             Value::Blank => {}
-            Value::Text(i) => encode_field(TEXTS[i], q, out),
-            Value::Status(i) => encode_field(STATUSES[i], q, out),
+            Value::Text(i) => out.extend_from_slice(&self.texts[i]),
+            Value::Status(i) => out.extend_from_slice(&self.statuses[i]),
             v => {
                 if q {
                     out.push(b'"');

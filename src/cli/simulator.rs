@@ -141,6 +141,7 @@ pub async fn run(args: SimulatorArgs, global: &GlobalArgs) -> Result<ExitCode> {
     shutdown.listen_for_signals();
     shutdown.triggered().await;
     handle.shutdown().await;
+    tracing::debug!("simulator stopped");
     Ok(ExitCode::SUCCESS)
 }
 
