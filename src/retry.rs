@@ -50,10 +50,10 @@ impl Default for RetryConfig {
             max_retries: 10,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
-            retry_timeout: Duration::from_secs(5 * 60),
+            retry_timeout: Duration::from_mins(5),
             connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(5 * 60),
+            read_timeout: Duration::from_mins(1),
+            request_timeout: Duration::from_mins(5),
         }
     }
 }
@@ -182,10 +182,9 @@ impl fmt::Display for Failure {
                 write!(f, "HTTP {status}")
             }
             FailureKind::Status { status, .. } => write!(f, "HTTP {status}: {}", self.detail),
-            FailureKind::ShortBody { expected, received } => write!(
-                f,
-                "body cut short: received {received} of {expected} bytes"
-            ),
+            FailureKind::ShortBody { expected, received } => {
+                write!(f, "body cut short: received {received} of {expected} bytes")
+            }
             _ => f.write_str(&self.detail),
         }
     }
@@ -402,7 +401,11 @@ mod tests {
         let config = RetryConfig::default();
         for (kind, idem, non_idem) in table {
             let mut s = RetryState::new(&config);
-            assert_eq!(s.next_delay(&kind, true).is_ok(), idem, "{kind:?} idempotent");
+            assert_eq!(
+                s.next_delay(&kind, true).is_ok(),
+                idem,
+                "{kind:?} idempotent"
+            );
             let mut s = RetryState::new(&config);
             assert_eq!(
                 s.next_delay(&kind, false).is_ok(),
