@@ -441,7 +441,7 @@ mod tests {
         let table: [(&str, Option<Duration>); 7] = [
             ("0", Some(Duration::ZERO)),
             ("7", Some(Duration::from_secs(7))),
-            (" 120 ", Some(Duration::from_secs(120))),
+            (" 120 ", Some(Duration::from_mins(2))),
             ("1.5", Some(Duration::from_millis(1500))),
             (&in_90s, Some(Duration::from_secs(90))),
             (&past, Some(Duration::ZERO)),

@@ -172,19 +172,16 @@ pub async fn prepare(
         model_id: model.id.clone(),
         export_id: export.id.clone(),
     };
-    let task_id = match &job.task_id {
-        Some(id) => {
-            tracing::info!("using the existing export task {id}");
-            id.clone()
+    let task_id = if let Some(id) = &job.task_id {
+        tracing::info!("using the existing export task {id}");
+        id.clone()
+    } else {
+        if run.shutdown.is_triggered() {
+            return Err(run.shutdown.error());
         }
-        None => {
-            if run.shutdown.is_triggered() {
-                return Err(run.shutdown.error());
-            }
-            let id = client.start_export_task(&eref, &job.locale).await?;
-            tracing::info!("started export task {id}");
-            id
-        }
+        let id = client.start_export_task(&eref, &job.locale).await?;
+        tracing::info!("started export task {id}");
+        id
     };
     on_event(ExportEvent::TaskStarted { task_id: &task_id });
     let on_task = |t: &Task| on_event(ExportEvent::Task(t));

@@ -305,16 +305,17 @@ impl AnaplanClient {
         loop {
             let (header, generation) = match &call.auth {
                 CallAuth::Header(h) => (h.clone(), None),
-                CallAuth::Api => match &self.inner.basic {
-                    Some(basic) => (basic.clone(), None),
-                    None => {
+                CallAuth::Api => {
+                    if let Some(basic) = &self.inner.basic {
+                        (basic.clone(), None)
+                    } else {
                         let token = self.token().await.map_err(CallError::Fatal)?;
                         (
                             Secret::new(format!("AnaplanAuthToken {}", token.value.expose())),
                             Some(token.generation),
                         )
                     }
-                },
+                }
             };
             let failure = match self.attempt(call, &header).await {
                 Ok(reply) => return Ok(reply),
@@ -573,7 +574,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let mut config = ConnectionConfig::new(Credentials::Certificate(creds));
+        let mut config = ConnectionConfig::new(Credentials::Certificate(Box::new(creds)));
         config.api_version = ApiVersion::V1_3;
         assert!(matches!(AnaplanClient::new(config), Err(Error::Usage(_))));
     }
@@ -592,7 +593,8 @@ mod tests {
             retries: 3,
             elapsed: Duration::from_secs(2),
         };
-        let table: [(CallError, fn(&Error) -> bool); 6] = [
+        type Check = fn(&Error) -> bool;
+        let table: [(CallError, Check); 6] = [
             (gave_up(404, GiveUp::Permanent), |e| {
                 matches!(e, Error::NotFound(_))
             }),

@@ -8,6 +8,7 @@
 //! "task": {...}}`) while v1.3 sends them bare; [`unwrap_object`] and [`unwrap_list`] accept both.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
@@ -457,10 +458,10 @@ impl TaskDetail {
             .or_else(|| self.kind.clone())
             .unwrap_or_else(|| "(no message)".to_owned());
         if !self.values.is_empty() {
-            s.push_str(&format!(" [{}]", self.values.join(", ")));
+            let _ = write!(s, " [{}]", self.values.join(", "));
         }
         if let Some(n) = self.occurrences.filter(|n| *n > 1) {
-            s.push_str(&format!(" (x{n})"));
+            let _ = write!(s, " (x{n})");
         }
         s
     }
@@ -675,7 +676,7 @@ mod tests {
         );
         assert_eq!(m.active_state.unwrap().to_string(), "SOMETHING_NEW");
         let e: Export = serde_json::from_value(json!({
-            "id": 116000000001_u64, "name": "E", "exportType": "GRID_ALL_PAGES", "layout": "FANCY_NEW"
+            "id": 116_000_000_001_u64, "name": "E", "exportType": "GRID_ALL_PAGES", "layout": "FANCY_NEW"
         }))
         .unwrap();
         assert_eq!(e.id, "116000000001");

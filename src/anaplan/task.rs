@@ -8,6 +8,7 @@
 //! only when there is none is the POST sent again.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -318,7 +319,7 @@ impl AnaplanClient {
                             msg.push_str(&shorten(&lines.join("\n  "), 1500));
                         }
                         Err(e) => {
-                            msg.push_str(&format!(" (the failure dump could not be read: {e})"))
+                            let _ = write!(msg, " (the failure dump could not be read: {e})");
                         }
                     }
                 }
@@ -363,7 +364,7 @@ mod tests {
         );
         assert_eq!(*seen.last().unwrap(), Duration::from_secs(15));
         // A long interval is never shortened.
-        let long = Duration::from_secs(60);
+        let long = Duration::from_mins(1);
         assert_eq!(next_poll_delay(long, long, Duration::from_mins(10)), long);
     }
 

@@ -420,7 +420,7 @@ fn certificate_credentials(
     let passphrase = env("ANAPLAN_PRIVATE_KEY_PASSPHRASE").map(Secret::new);
     let creds = CertificateCredentials::from_pem(&cert_pem, &key_pem, passphrase.as_ref())
         .map_err(|e| Error::usage(format!("{} / {}: {e}", cert.display(), key.display())))?;
-    Ok(Credentials::Certificate(creds))
+    Ok(Credentials::Certificate(Box::new(creds)))
 }
 
 #[cfg(test)]
@@ -478,7 +478,15 @@ mod tests {
         let cfg = cfg.to_str().unwrap();
         let pw = ("ANAPLAN_PASSWORD", "pw");
         // (flags, env, expected api_url, auth_url, version, user)
-        let table: Vec<(Vec<&str>, Vec<(&str, &str)>, &str, &str, ApiVersion, &str)> = vec![
+        type Row<'a> = (
+            Vec<&'a str>,
+            Vec<(&'a str, &'a str)>,
+            &'a str,
+            &'a str,
+            ApiVersion,
+            &'a str,
+        );
+        let table: Vec<Row> = vec![
             (
                 vec!["-u", "flag@x"],
                 vec![pw],
