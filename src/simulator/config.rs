@@ -1,0 +1,847 @@
+//! What the simulator serves: the tenant (workspaces, models, exports, users) and its behaviour
+//! (token lifetime, page size, task durations, faults), from code or from a TOML file.
+//!
+//! # TOML
+//!
+//! ```toml
+//! seed = 42                    # ids, export contents and fault decisions derive from it
+//! token_ttl = "35m"
+//! page_size = 5000             # default and largest `limit`
+//! gzip = true                  # honour Accept-Encoding: gzip on downloads
+//! task_duration = "2s"         # how long an export task runs (plus content preparation)
+//! cert_freshness = "5m"        # allowed clock skew of a v2 certificate nonce
+//! faults = "rate-limit=0.02"   # global faults (see --help)
+//!
+//! [[users]]
+//! username = "demo@example.com"
+//! password = "demo-password"
+//! certificates = ["certs/demo.pem"]   # PEM files (relative to this file) or inline PEM
+//! models = ["*"]                      # model names or ids; "*" for all (the default)
+//! admin = false                       # admins may GET /workspaces/{id}
+//!
+//! [[workspaces]]
+//! name = "Financial Planning"
+//!
+//! [[workspaces.models]]
+//! name = "FP&A"
+//! active_state = "UNLOCKED"
+//!
+//! [[workspaces.models.exports]]
+//! name = "Revenue - TSC.csv"
+//! layout = "TABULAR_SINGLE_COLUMN"    # or TABULAR_MULTI_COLUMN
+//! rows = 100000
+//! seed = 1
+//! dimensions = 4
+//! numeric_only = false
+//! quote_all = false
+//! crlf = false
+//! bom = false
+//! encoding = "UTF-8"                  # or UTF-16LE
+//! chunk_size = "10m"
+//! faults = "task-fail"
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::faults::{FaultSpec, parse_size};
+use crate::error::{Error, Result};
+use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
+use crate::secret::Secret;
+
+/// Default export chunk size: 10 MiB.
+pub const DEFAULT_CHUNK_SIZE: u64 = 10 << 20;
+/// Default token lifetime, as observed on the live API.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_mins(35);
+/// Default (and largest) page size of list endpoints.
+pub const DEFAULT_PAGE_SIZE: usize = 5000;
+/// Default username of the no-`--config` tenant.
+pub const DEFAULT_USERNAME: &str = "demo@example.com";
+/// Default password of the no-`--config` tenant (a documented demo credential).
+pub const DEFAULT_PASSWORD: &str = "demo-password";
+/// Rows of the main export of the default tenant.
+pub const DEFAULT_ROWS: u64 = 100_000;
+
+/// The whole simulated tenant and its behaviour.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// Seed of ids, default export seeds and fault decisions.
+    pub seed: u64,
+    /// Lifetime of tokens (overridden by the `token-ttl` fault).
+    pub token_ttl: Duration,
+    /// Default and largest page size of list endpoints.
+    pub page_size: usize,
+    /// Compress downloads when the client sends `Accept-Encoding: gzip`.
+    pub gzip: bool,
+    /// How long an export task stays IN_PROGRESS (at least; preparing a big export's content
+    /// index the first time takes longer).
+    pub task_duration: Duration,
+    /// How far the timestamp of a v2 certificate nonce may be from the server clock.
+    pub cert_freshness: Duration,
+    /// Report `currentPageSize: 1` on chunk lists, as in the published samples.
+    pub chunk_page_size_quirk: bool,
+    /// Global faults.
+    pub faults: FaultSpec,
+    /// Users.
+    pub users: Vec<UserConfig>,
+    /// Workspaces, with their models and exports.
+    pub workspaces: Vec<WorkspaceConfig>,
+}
+
+/// A user.
+#[derive(Clone, Debug)]
+pub struct UserConfig {
+    /// Login name (an email address on Anaplan).
+    pub username: String,
+    /// Password for Basic authentication; `None` means certificate only.
+    pub password: Option<Secret>,
+    /// DER-encoded X.509 certificates the user may authenticate with.
+    pub certificates: Vec<Vec<u8>>,
+    /// The models the user can open.
+    pub access: ModelAccess,
+    /// Workspace administrator (may read `GET /workspaces/{id}`).
+    pub admin: bool,
+}
+
+/// Which models a user can open; any other model answers 404 on model-scoped calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelAccess {
+    /// Every model.
+    All,
+    /// These models, by name or id.
+    Only(Vec<String>),
+}
+
+impl ModelAccess {
+    /// True when the model with this id and name is allowed.
+    pub fn allows(&self, id: &str, name: &str) -> bool {
+        match self {
+            ModelAccess::All => true,
+            ModelAccess::Only(list) => list.iter().any(|m| m == id || m == name),
+        }
+    }
+}
+
+/// A workspace.
+#[derive(Clone, Debug)]
+pub struct WorkspaceConfig {
+    /// 32 lowercase hex digits; derived from the seed and name when `None`.
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `sizeAllowance` in bytes.
+    pub size_allowance: u64,
+    /// Models.
+    pub models: Vec<ModelConfig>,
+}
+
+/// A model.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// 32 uppercase hex digits; derived from the seed and names when `None`.
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `activeState` (open set: `UNLOCKED`, `LOCKED`, `ARCHIVED`, ...).
+    pub active_state: String,
+    /// Export actions.
+    pub exports: Vec<ExportConfig>,
+    /// Names of uploaded (import source) files listed with `chunkCount` 0.
+    pub import_files: Vec<String>,
+}
+
+/// The layout of an export's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Tabular Single Column: dimensions, `Line Items`, `Value` (the generator's output).
+    TabularSingleColumn,
+    /// Tabular Multiple Column: dimensions, then one column per line item.
+    TabularMultiColumn,
+}
+
+impl Layout {
+    /// The `layout` value of the API.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Layout::TabularSingleColumn => "TABULAR_SINGLE_COLUMN",
+            Layout::TabularMultiColumn => "TABULAR_MULTI_COLUMN",
+        }
+    }
+
+    /// The `exportType` value of the API (TSC of all line items is `TABULAR_ALL_LINE_ITEMS`).
+    pub fn export_type(self) -> &'static str {
+        match self {
+            Layout::TabularSingleColumn => "TABULAR_ALL_LINE_ITEMS",
+            Layout::TabularMultiColumn => "TABULAR_MULTI_COLUMN",
+        }
+    }
+}
+
+/// The character encoding of an export's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// UTF-8 (Anaplan's default).
+    Utf8,
+    /// UTF-16 little endian ("CSV for Excel").
+    Utf16Le,
+}
+
+impl Encoding {
+    /// The `encoding` value of the API.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Utf16Le => "UTF-16LE",
+        }
+    }
+}
+
+/// An export action and the file it produces.
+#[derive(Clone, Debug)]
+pub struct ExportConfig {
+    /// `116` followed by 9 digits; numbered within the model when `None`.
+    pub id: Option<String>,
+    /// Name (also the name of its file).
+    pub name: String,
+    /// Layout of the file.
+    pub layout: Layout,
+    /// `exportType` to report instead of the layout's (e.g. `GRID_ALL_PAGES`).
+    pub export_type: Option<String>,
+    /// What to generate (rows, seed, dimensions, quoting, line ends, BOM).
+    pub generator: GeneratorConfig,
+    /// Character encoding of the file.
+    pub encoding: Encoding,
+    /// Chunk size in bytes.
+    pub chunk_size: u64,
+    /// Faults for requests about this export (tasks, its file), on top of the global ones.
+    pub faults: FaultSpec,
+    /// Task duration for this export, instead of the global one.
+    pub task_duration: Option<Duration>,
+}
+
+impl ExportConfig {
+    /// A Tabular Single Column export of `rows` rows with the given seed, default settings.
+    pub fn tsc(name: impl Into<String>, rows: u64, seed: u64) -> Self {
+        ExportConfig {
+            id: None,
+            name: name.into(),
+            layout: Layout::TabularSingleColumn,
+            export_type: None,
+            generator: GeneratorConfig {
+                rows,
+                seed,
+                ..GeneratorConfig::default()
+            },
+            encoding: Encoding::Utf8,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            faults: FaultSpec::default(),
+            task_duration: None,
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// An empty tenant with the default behaviour (no users, no workspaces).
+    pub fn empty(seed: u64) -> Self {
+        SimulatorConfig {
+            seed,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            page_size: DEFAULT_PAGE_SIZE,
+            gzip: true,
+            task_duration: Duration::from_millis(1500),
+            cert_freshness: Duration::from_mins(5),
+            chunk_page_size_quirk: true,
+            faults: FaultSpec::default(),
+            users: Vec::new(),
+            workspaces: Vec::new(),
+        }
+    }
+
+    /// The tenant served without `--config`:
+    ///
+    /// - workspace **Financial Planning**
+    ///   - model **FP&A**: `Revenue - TSC.csv` (`rows` rows, `chunk_size`), `Headcount -
+    ///     TSC.csv` (2,000 numeric rows, quoted everywhere, CRLF), `Margin Summary - TMC.csv`
+    ///     (Tabular Multiple Column), `Empty - TSC.csv` (header only)
+    ///   - model **Sales Forecast**: `Pipeline - TSC (Excel).csv` (5,000 rows, 8 dimensions,
+    ///     UTF-16LE with BOM)
+    /// - workspace **Operations**
+    ///   - model **Supply Chain**: `Inventory - TSC.csv`; the user has no access to it (404)
+    ///
+    /// User `username`/`password` can open every model but Supply Chain; `admin@example.com`
+    /// with the same password can open all of them and is a workspace administrator.
+    pub fn default_tenant(
+        username: &str,
+        password: Secret,
+        rows: u64,
+        chunk_size: u64,
+        seed: u64,
+    ) -> Self {
+        let mut config = SimulatorConfig::empty(seed);
+        let derive = |n: u64| seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(n);
+        let small_chunks = chunk_size.min(64 << 10);
+        let main = ExportConfig {
+            chunk_size,
+            ..ExportConfig::tsc("Revenue - TSC.csv", rows, seed)
+        };
+        let headcount = ExportConfig {
+            generator: GeneratorConfig {
+                rows: 2000,
+                seed: derive(1),
+                numeric_only: true,
+                quote_all: true,
+                crlf: true,
+                ..GeneratorConfig::default()
+            },
+            chunk_size: small_chunks,
+            ..ExportConfig::tsc("Headcount - TSC.csv", 0, 0)
+        };
+        let margin = ExportConfig {
+            layout: Layout::TabularMultiColumn,
+            generator: GeneratorConfig {
+                rows: 1100,
+                seed: derive(2),
+                ..GeneratorConfig::default()
+            },
+            chunk_size: small_chunks,
+            ..ExportConfig::tsc("Margin Summary - TMC.csv", 0, 0)
+        };
+        let empty = ExportConfig::tsc("Empty - TSC.csv", 0, derive(3));
+        let pipeline = ExportConfig {
+            generator: GeneratorConfig {
+                rows: 5000,
+                seed: derive(4),
+                dimensions: 8,
+                bom: true,
+                ..GeneratorConfig::default()
+            },
+            encoding: Encoding::Utf16Le,
+            chunk_size: small_chunks,
+            ..ExportConfig::tsc("Pipeline - TSC (Excel).csv", 0, 0)
+        };
+        let inventory = ExportConfig::tsc("Inventory - TSC.csv", 1000, derive(5));
+        config.workspaces = vec![
+            WorkspaceConfig {
+                id: None,
+                name: "Financial Planning".into(),
+                size_allowance: 10 << 30,
+                models: vec![
+                    ModelConfig {
+                        id: None,
+                        name: "FP&A".into(),
+                        active_state: "UNLOCKED".into(),
+                        exports: vec![main, headcount, margin, empty],
+                        import_files: vec!["Sales Upload.csv".into()],
+                    },
+                    ModelConfig {
+                        id: None,
+                        name: "Sales Forecast".into(),
+                        active_state: "UNLOCKED".into(),
+                        exports: vec![pipeline],
+                        import_files: Vec::new(),
+                    },
+                ],
+            },
+            WorkspaceConfig {
+                id: None,
+                name: "Operations".into(),
+                size_allowance: 5 << 30,
+                models: vec![ModelConfig {
+                    id: None,
+                    name: "Supply Chain".into(),
+                    active_state: "UNLOCKED".into(),
+                    exports: vec![inventory],
+                    import_files: Vec::new(),
+                }],
+            },
+        ];
+        config.users = vec![
+            UserConfig {
+                username: username.to_owned(),
+                password: Some(password.clone()),
+                certificates: Vec::new(),
+                access: ModelAccess::Only(vec!["FP&A".into(), "Sales Forecast".into()]),
+                admin: false,
+            },
+            UserConfig {
+                username: "admin@example.com".into(),
+                password: Some(password),
+                certificates: Vec::new(),
+                access: ModelAccess::All,
+                admin: true,
+            },
+        ];
+        config
+    }
+
+    /// Reads a TOML config; relative certificate paths are resolved against the file's folder.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::from_toml_str(&text, base)
+            .map_err(|e| Error::usage(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses a TOML config; relative certificate paths are resolved against `base`.
+    pub fn from_toml_str(text: &str, base: &Path) -> Result<Self> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| Error::usage(e.to_string()))?;
+        raw.into_config(base)
+    }
+
+    /// Checks ids and names: unique, well formed.
+    pub fn validate(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for u in &self.users {
+            if !names.insert(u.username.as_str()) {
+                return Err(Error::usage(format!("user {} is listed twice", u.username)));
+            }
+            if u.password.is_none() && u.certificates.is_empty() {
+                return Err(Error::usage(format!(
+                    "user {} has neither a password nor a certificate",
+                    u.username
+                )));
+            }
+        }
+        let mut workspace_ids = std::collections::HashSet::new();
+        let mut model_ids = std::collections::HashSet::new();
+        for w in &self.workspaces {
+            if let Some(id) = &w.id {
+                check_hex(id, false, "workspace id")?;
+                if !workspace_ids.insert(id.clone()) {
+                    return Err(Error::usage(format!("workspace id {id} is used twice")));
+                }
+            }
+            for m in &w.models {
+                if let Some(id) = &m.id {
+                    check_hex(id, true, "model id")?;
+                    if !model_ids.insert(id.clone()) {
+                        return Err(Error::usage(format!("model id {id} is used twice")));
+                    }
+                }
+                let mut export_ids = std::collections::HashSet::new();
+                for e in &m.exports {
+                    if let Some(id) = &e.id
+                        && !(id.len() == 12
+                            && id.starts_with("116")
+                            && id.bytes().all(|b| b.is_ascii_digit()))
+                    {
+                        return Err(Error::usage(format!(
+                            "export id {id} must be 116 followed by 9 digits"
+                        )));
+                    }
+                    if !export_ids.insert(e.name.as_str()) {
+                        return Err(Error::usage(format!(
+                            "export {:?} is listed twice in model {:?}",
+                            e.name, m.name
+                        )));
+                    }
+                    if e.chunk_size == 0 {
+                        return Err(Error::usage(format!(
+                            "export {:?}: chunk_size is 0",
+                            e.name
+                        )));
+                    }
+                    if e.generator.dimensions > MAX_DIMENSIONS {
+                        return Err(Error::usage(format!(
+                            "export {:?}: at most {MAX_DIMENSIONS} dimensions",
+                            e.name
+                        )));
+                    }
+                }
+            }
+        }
+        if self.page_size == 0 {
+            return Err(Error::usage("page_size must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+fn check_hex(id: &str, upper: bool, what: &str) -> Result<()> {
+    let ok = id.len() == 32
+        && id.bytes().all(|b| {
+            b.is_ascii_digit()
+                || if upper {
+                    (b'A'..=b'F').contains(&b)
+                } else {
+                    (b'a'..=b'f').contains(&b)
+                }
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{what} {id:?} must be 32 {} hex digits",
+            if upper { "uppercase" } else { "lowercase" }
+        )))
+    }
+}
+
+/// Parses PEM text holding one or more certificates into DER.
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
+    use x509_cert::der::Encode;
+    let certs = x509_cert::Certificate::load_pem_chain(pem)
+        .map_err(|e| Error::usage(format!("not a PEM certificate: {e}")))?;
+    certs
+        .iter()
+        .map(|c| {
+            c.to_der()
+                .map_err(|e| Error::usage(format!("bad certificate: {e}")))
+        })
+        .collect()
+}
+
+// ---- TOML shapes ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    seed: Option<u64>,
+    token_ttl: Option<RawDuration>,
+    page_size: Option<usize>,
+    gzip: Option<bool>,
+    task_duration: Option<RawDuration>,
+    cert_freshness: Option<RawDuration>,
+    chunk_page_size_quirk: Option<bool>,
+    faults: Option<String>,
+    #[serde(default)]
+    users: Vec<RawUser>,
+    #[serde(default)]
+    workspaces: Vec<RawWorkspace>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    username: String,
+    password: Option<String>,
+    #[serde(default)]
+    certificates: Vec<String>,
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkspace {
+    id: Option<String>,
+    name: String,
+    size_allowance: Option<RawSize>,
+    #[serde(default)]
+    models: Vec<RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    id: Option<String>,
+    name: String,
+    active_state: Option<String>,
+    #[serde(default)]
+    exports: Vec<RawExport>,
+    #[serde(default)]
+    import_files: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExport {
+    id: Option<String>,
+    name: String,
+    layout: Option<String>,
+    export_type: Option<String>,
+    rows: Option<u64>,
+    seed: Option<u64>,
+    dimensions: Option<usize>,
+    #[serde(default)]
+    numeric_only: bool,
+    #[serde(default)]
+    quote_all: bool,
+    #[serde(default)]
+    crlf: bool,
+    #[serde(default)]
+    bom: bool,
+    encoding: Option<String>,
+    chunk_size: Option<RawSize>,
+    faults: Option<String>,
+    task_duration: Option<RawDuration>,
+}
+
+/// A duration as `"2s"` or a number of seconds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(u64),
+    Text(String),
+}
+
+impl RawDuration {
+    fn get(&self, what: &str) -> Result<Duration> {
+        match self {
+            RawDuration::Seconds(s) => Ok(Duration::from_secs(*s)),
+            RawDuration::Text(t) => humantime::parse_duration(t)
+                .map_err(|e| Error::usage(format!("{what}: {t:?}: {e}"))),
+        }
+    }
+}
+
+/// A size as a number of bytes or `"10m"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl RawSize {
+    fn get(&self, what: &str) -> Result<u64> {
+        match self {
+            RawSize::Bytes(b) => Ok(*b),
+            RawSize::Text(t) => {
+                parse_size(t).ok_or_else(|| Error::usage(format!("{what}: {t:?} is not a size")))
+            }
+        }
+    }
+}
+
+impl RawConfig {
+    fn into_config(self, base: &Path) -> Result<SimulatorConfig> {
+        let seed = self.seed.unwrap_or(0);
+        let mut config = SimulatorConfig::empty(seed);
+        if let Some(d) = &self.token_ttl {
+            config.token_ttl = d.get("token_ttl")?;
+        }
+        if let Some(p) = self.page_size {
+            config.page_size = p;
+        }
+        if let Some(g) = self.gzip {
+            config.gzip = g;
+        }
+        if let Some(d) = &self.task_duration {
+            config.task_duration = d.get("task_duration")?;
+        }
+        if let Some(d) = &self.cert_freshness {
+            config.cert_freshness = d.get("cert_freshness")?;
+        }
+        if let Some(q) = self.chunk_page_size_quirk {
+            config.chunk_page_size_quirk = q;
+        }
+        if let Some(f) = &self.faults {
+            config.faults = f.parse()?;
+        }
+        for u in self.users {
+            let mut certificates = Vec::new();
+            for c in &u.certificates {
+                let pem = if c.contains("-----BEGIN") {
+                    c.as_bytes().to_vec()
+                } else {
+                    let p = base.join(c);
+                    std::fs::read(&p)
+                        .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?
+                };
+                certificates.extend(certificates_from_pem(&pem)?);
+            }
+            config.users.push(UserConfig {
+                username: u.username,
+                password: u.password.map(Secret::new),
+                certificates,
+                access: match u.models {
+                    None => ModelAccess::All,
+                    Some(list) if list.iter().any(|m| m == "*") => ModelAccess::All,
+                    Some(list) => ModelAccess::Only(list),
+                },
+                admin: u.admin,
+            });
+        }
+        for (wi, w) in self.workspaces.into_iter().enumerate() {
+            let mut models = Vec::new();
+            for (mi, m) in w.models.into_iter().enumerate() {
+                let mut exports = Vec::new();
+                for (ei, e) in m.exports.into_iter().enumerate() {
+                    let layout = match e.layout.as_deref() {
+                        None | Some("TABULAR_SINGLE_COLUMN") => Layout::TabularSingleColumn,
+                        Some("TABULAR_MULTI_COLUMN") => Layout::TabularMultiColumn,
+                        Some(other) => {
+                            return Err(Error::usage(format!(
+                                "export {:?}: layout {other:?} is not TABULAR_SINGLE_COLUMN or TABULAR_MULTI_COLUMN",
+                                e.name
+                            )));
+                        }
+                    };
+                    let encoding = match e
+                        .encoding
+                        .as_deref()
+                        .map(str::to_ascii_uppercase)
+                        .as_deref()
+                    {
+                        None | Some("UTF-8" | "UTF8") => Encoding::Utf8,
+                        Some("UTF-16LE" | "UTF16LE") => Encoding::Utf16Le,
+                        Some(other) => {
+                            return Err(Error::usage(format!(
+                                "export {:?}: encoding {other:?} is not UTF-8 or UTF-16LE",
+                                e.name
+                            )));
+                        }
+                    };
+                    let default_seed = seed
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .wrapping_add(((wi as u64) << 40) | ((mi as u64) << 20) | ei as u64);
+                    exports.push(ExportConfig {
+                        id: e.id,
+                        layout,
+                        export_type: e.export_type,
+                        generator: GeneratorConfig {
+                            rows: e.rows.unwrap_or(1000),
+                            seed: e.seed.unwrap_or(default_seed),
+                            dimensions: e.dimensions.unwrap_or(4),
+                            numeric_only: e.numeric_only,
+                            quote_all: e.quote_all,
+                            crlf: e.crlf,
+                            bom: e.bom,
+                        },
+                        encoding,
+                        chunk_size: match &e.chunk_size {
+                            Some(s) => s.get("chunk_size")?,
+                            None => DEFAULT_CHUNK_SIZE,
+                        },
+                        faults: match &e.faults {
+                            Some(f) => f.parse()?,
+                            None => FaultSpec::default(),
+                        },
+                        task_duration: e
+                            .task_duration
+                            .as_ref()
+                            .map(|d| d.get("task_duration"))
+                            .transpose()?,
+                        name: e.name,
+                    });
+                }
+                models.push(ModelConfig {
+                    id: m.id,
+                    name: m.name,
+                    active_state: m.active_state.unwrap_or_else(|| "UNLOCKED".into()),
+                    exports,
+                    import_files: m.import_files,
+                });
+            }
+            config.workspaces.push(WorkspaceConfig {
+                id: w.id,
+                name: w.name,
+                size_allowance: match &w.size_allowance {
+                    Some(s) => s.get("size_allowance")?,
+                    None => 10 << 30,
+                },
+                models,
+            });
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_round_trip_of_the_documented_example() {
+        let text = r#"
+seed = 42
+token_ttl = "20s"
+page_size = 100
+gzip = false
+task_duration = 1
+faults = "rate-limit=0.02"
+
+[[users]]
+username = "demo@example.com"
+password = "demo-password"
+models = ["FP&A"]
+
+[[users]]
+username = "robot@example.com"
+password = "x"
+
+[[workspaces]]
+name = "Financial Planning"
+size_allowance = "1g"
+
+[[workspaces.models]]
+name = "FP&A"
+active_state = "LOCKED"
+import_files = ["Upload.csv"]
+
+[[workspaces.models.exports]]
+name = "Revenue - TSC.csv"
+rows = 100000
+seed = 1
+quote_all = true
+encoding = "UTF-16LE"
+chunk_size = "1m"
+faults = "task-fail"
+task_duration = "250ms"
+
+[[workspaces.models.exports]]
+name = "Grid.csv"
+layout = "TABULAR_MULTI_COLUMN"
+export_type = "GRID_ALL_PAGES"
+"#;
+        let c = SimulatorConfig::from_toml_str(text, Path::new(".")).unwrap();
+        assert_eq!(c.seed, 42);
+        assert_eq!(c.token_ttl, Duration::from_secs(20));
+        assert_eq!(c.page_size, 100);
+        assert!(!c.gzip);
+        assert_eq!(c.task_duration, Duration::from_secs(1));
+        assert!((c.faults.rate_limit - 0.02).abs() < 1e-12);
+        assert_eq!(c.users[0].access, ModelAccess::Only(vec!["FP&A".into()]));
+        assert_eq!(c.users[1].access, ModelAccess::All);
+        assert_eq!(
+            c.users[0].password.as_ref().unwrap().expose(),
+            "demo-password"
+        );
+        let m = &c.workspaces[0].models[0];
+        assert_eq!(c.workspaces[0].size_allowance, 1 << 30);
+        assert_eq!(m.active_state, "LOCKED");
+        let e = &m.exports[0];
+        assert_eq!(e.generator.rows, 100_000);
+        assert!(e.generator.quote_all);
+        assert_eq!(e.encoding, Encoding::Utf16Le);
+        assert_eq!(e.chunk_size, 1 << 20);
+        assert!((e.faults.task_fail - 1.0).abs() < 1e-12);
+        assert_eq!(e.task_duration, Some(Duration::from_millis(250)));
+        assert_eq!(m.exports[1].layout, Layout::TabularMultiColumn);
+        assert_eq!(m.exports[1].export_type.as_deref(), Some("GRID_ALL_PAGES"));
+    }
+
+    #[test]
+    fn bad_configs_are_usage_errors() {
+        for text in [
+            "nonsense = 1",
+            "[[users]]\nusername = \"a\"",
+            "[[workspaces]]\nname = \"w\"\nid = \"XYZ\"",
+            "[[workspaces]]\nname = \"w\"\n[[workspaces.models]]\nname = \"m\"\n[[workspaces.models.exports]]\nname = \"e\"\nlayout = \"GRID\"",
+            "faults = \"explode=1\"",
+        ] {
+            let err = SimulatorConfig::from_toml_str(text, Path::new(".")).unwrap_err();
+            assert!(matches!(err, Error::Usage(_)), "{text}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn default_tenant_is_valid() {
+        let c = SimulatorConfig::default_tenant(
+            DEFAULT_USERNAME,
+            Secret::new(DEFAULT_PASSWORD),
+            DEFAULT_ROWS,
+            DEFAULT_CHUNK_SIZE,
+            0,
+        );
+        c.validate().unwrap();
+        assert_eq!(c.workspaces.len(), 2);
+        assert_eq!(c.users[0].username, DEFAULT_USERNAME);
+    }
+}
