@@ -44,7 +44,11 @@ pub fn fast_retry() -> RetryConfig {
 }
 
 /// A connection to the simulator as `user`.
-pub fn config(sim: &SimulatorHandle, version: ApiVersion, credentials: Credentials) -> ConnectionConfig {
+pub fn config(
+    sim: &SimulatorHandle,
+    version: ApiVersion,
+    credentials: Credentials,
+) -> ConnectionConfig {
     let mut c = ConnectionConfig::new(credentials);
     c.api_url = sim.base_url();
     c.auth_url = sim.base_url();
@@ -67,15 +71,22 @@ pub fn connect(sim: &SimulatorHandle, version: ApiVersion) -> AnaplanClient {
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/client/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("fixture")
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/client/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
 }
 
 /// The test certificate's credentials.
 pub fn certificate() -> Credentials {
     Credentials::Certificate(Box::new(
-        CertificateCredentials::from_pem(&fixture("cert.pem"), &Secret::new(fixture("key-pkcs8.pem")), None)
-            .expect("fixture certificate"),
+        CertificateCredentials::from_pem(
+            &fixture("cert.pem"),
+            &Secret::new(fixture("key-pkcs8.pem")),
+            None,
+        )
+        .expect("fixture certificate"),
     ))
 }
 
@@ -87,8 +98,9 @@ pub fn tenant_with_certificate(rows: u64, chunk_size: u64) -> SimulatorConfig {
         .iter_mut()
         .find(|u| u.username == USER)
         .expect("demo user");
-    user.certificates = anaplan_parquet::simulator::config::certificates_from_pem(fixture("cert.pem").as_bytes())
-        .expect("certificate");
+    user.certificates =
+        anaplan_parquet::simulator::config::certificates_from_pem(fixture("cert.pem").as_bytes())
+            .expect("certificate");
     config
 }
 
@@ -112,17 +124,27 @@ pub fn quick_poll() -> PollOptions {
 
 /// Runs an export task to completion and returns its id.
 pub async fn run_task(client: &AnaplanClient, eref: &ExportRef) -> String {
-    let id = client.start_export_task(eref, "en_US").await.expect("task starts");
+    let id = client
+        .start_export_task(eref, "en_US")
+        .await
+        .expect("task starts");
     let task = client
         .wait_for_export_task(eref, &id, &quick_poll(), &Shutdown::new(), &|_| {})
         .await
         .expect("task ends");
-    client.check_export_outcome(eref, &task).await.expect("task succeeds");
+    client
+        .check_export_outcome(eref, &task)
+        .await
+        .expect("task succeeds");
     id
 }
 
 /// Downloads a file through [`ExportSource`] and returns the pieces' chunk indexes and bytes.
-pub async fn download(client: &AnaplanClient, eref: &ExportRef, concurrency: usize) -> (Vec<u64>, Vec<u8>) {
+pub async fn download(
+    client: &AnaplanClient,
+    eref: &ExportRef,
+    concurrency: usize,
+) -> (Vec<u64>, Vec<u8>) {
     let file = FileRef {
         workspace_id: eref.workspace_id.clone(),
         model_id: eref.model_id.clone(),
@@ -132,8 +154,17 @@ pub async fn download(client: &AnaplanClient, eref: &ExportRef, concurrency: usi
         .await
         .expect("chunk list");
     assert!(source.replayable());
-    let pieces: Vec<_> = source.open().await.expect("open").try_collect().await.expect("download");
-    let order = pieces.iter().map(|p| p.chunk.expect("chunk index")).collect();
+    let pieces: Vec<_> = source
+        .open()
+        .await
+        .expect("open")
+        .try_collect()
+        .await
+        .expect("download");
+    let order = pieces
+        .iter()
+        .map(|p| p.chunk.expect("chunk index"))
+        .collect();
     let bytes = pieces.iter().flat_map(|p| p.data.iter().copied()).collect();
     (order, bytes)
 }
@@ -150,10 +181,21 @@ async fn discovery_by_name_and_id_on_v2_and_v1_3() {
     for version in [ApiVersion::V2, ApiVersion::V1_3] {
         let client = connect(&sim, version);
         let workspaces = client.workspaces().await.unwrap();
-        assert!(workspaces.iter().any(|w| w.name == WORKSPACE), "{version}: {workspaces:?}");
+        assert!(
+            workspaces.iter().any(|w| w.name == WORKSPACE),
+            "{version}: {workspaces:?}"
+        );
         let ws = client.find_workspace(WORKSPACE).await.unwrap();
-        assert_eq!(Some(ws.id.clone()), sim.workspace_id(WORKSPACE), "{version}");
-        assert_eq!(client.find_workspace(&ws.id).await.unwrap(), ws, "{version}: by id");
+        assert_eq!(
+            Some(ws.id.clone()),
+            sim.workspace_id(WORKSPACE),
+            "{version}"
+        );
+        assert_eq!(
+            client.find_workspace(&ws.id).await.unwrap(),
+            ws,
+            "{version}: by id"
+        );
         let model = client.find_model(&ws, MODEL).await.unwrap();
         assert_eq!(Some(model.id.clone()), sim.model_id(MODEL));
         let by_id = client.find_model(&ws, &model.id).await.unwrap();
@@ -162,7 +204,10 @@ async fn discovery_by_name_and_id_on_v2_and_v1_3() {
         assert_eq!(export.id, sim.export(MAIN_EXPORT).unwrap().export_id);
         assert!(export.id.starts_with("116"), "{}", export.id);
         let files = client.files(&ws.id, &model.id).await.unwrap();
-        assert!(files.iter().any(|f| f.name == "Sales Upload.csv"), "{version}: {files:?}");
+        assert!(
+            files.iter().any(|f| f.name == "Sales Upload.csv"),
+            "{version}: {files:?}"
+        );
         client.logout().await;
     }
     // v2.0 signed in once and logged out once; v1.3 never used a token.
@@ -173,28 +218,64 @@ async fn discovery_by_name_and_id_on_v2_and_v1_3() {
 #[tokio::test]
 async fn unknown_and_ambiguous_names_list_the_candidates() {
     let mut config = sim::tenant(100, 64 << 10, 7);
+    let twin_id = "0123456789ABCDEF0123456789ABCDEF";
+    let mut twin = config.workspaces[0].models[0].clone();
+    twin.id = Some(twin_id.to_owned());
+    for e in &mut twin.exports {
+        e.id = None;
+    }
+    config.workspaces[0].models.push(twin);
     let model = &mut config.workspaces[0].models[0];
-    model.exports.push(ExportConfig::tsc(MAIN_EXPORT, 50, 9));
     model.exports.push(ExportConfig::tsc("Twin", 10, 1));
     model.exports.push(ExportConfig::tsc("twin", 10, 2));
     let sim = sim::start(config).await;
     let client = connect(&sim, ApiVersion::V2);
     let ws = client.find_workspace(WORKSPACE).await.unwrap();
-    let m = client.find_model(&ws, MODEL).await.unwrap();
 
-    let e = client.find_export(&ws, &m, MAIN_EXPORT).await.unwrap_err();
-    let Error::Ambiguous(msg) = &e else { panic!("{e:?}") };
-    assert!(msg.contains("2 exports are named") && msg.contains("give the id"), "{msg}");
+    // Two models named alike: the error lists both, and either id works.
+    let e = client.find_model(&ws, MODEL).await.unwrap_err();
+    let Error::Ambiguous(msg) = &e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        msg.contains("2 models are named \"FP&A\"") && msg.contains(twin_id),
+        "{msg}"
+    );
     assert_eq!(e.exit_class(), ExitClass::Anaplan);
+    let first = sim.model_id(MODEL).unwrap();
+    assert!(msg.contains(&first), "{msg}");
+    assert_eq!(client.find_model(&ws, twin_id).await.unwrap().id, twin_id);
+    let m = client.find_model(&ws, &first).await.unwrap();
+
     // Exact case wins; a case-insensitive match that is not unique is ambiguous.
-    assert_eq!(client.find_export(&ws, &m, "Twin").await.unwrap().name, "Twin");
-    assert!(matches!(client.find_export(&ws, &m, "TWIN").await, Err(Error::Ambiguous(_))));
+    assert_eq!(
+        client.find_export(&ws, &m, "Twin").await.unwrap().name,
+        "Twin"
+    );
+    assert_eq!(
+        client
+            .find_export(&ws, &m, "revenue - tsc.csv")
+            .await
+            .unwrap()
+            .name,
+        MAIN_EXPORT
+    );
+    assert!(matches!(
+        client.find_export(&ws, &m, "TWIN").await,
+        Err(Error::Ambiguous(_))
+    ));
 
     let e = client.find_export(&ws, &m, "Nope.csv").await.unwrap_err();
-    let Error::NotFound(msg) = &e else { panic!("{e:?}") };
-    assert!(msg.contains("no export named \"Nope.csv\"") && msg.contains("Headcount - TSC.csv"), "{msg}");
+    let Error::NotFound(msg) = &e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        msg.contains("no export named \"Nope.csv\"") && msg.contains("Headcount - TSC.csv"),
+        "{msg}"
+    );
+    assert_eq!(e.exit_class(), ExitClass::Anaplan);
     let e = client.find_workspace("Marketing").await.unwrap_err();
-    assert!(e.to_string().contains("\"Operations\""), "{e}");
+    assert!(e.to_string().contains("\"Financial Planning\""), "{e}");
 }
 
 #[tokio::test]
@@ -215,7 +296,11 @@ async fn paging_trusts_total_size_across_pages() {
         config.workspaces.push(w);
     }
     let sim = sim::start(config).await;
-    let client = connect(&sim, ApiVersion::V2);
+    let admin = Credentials::Basic {
+        username: sim::ADMIN.to_owned(),
+        password: Secret::new(PASSWORD),
+    };
+    let client = AnaplanClient::new(self::config(&sim, ApiVersion::V2, admin.clone())).unwrap();
     let all = client.workspaces().await.unwrap();
     assert_eq!(all.len(), 7, "{all:?}");
     let mut ids: Vec<_> = all.iter().map(|w| w.id.clone()).collect();
@@ -229,11 +314,14 @@ async fn paging_trusts_total_size_across_pages() {
         .count();
     assert_eq!(pages, 4, "7 items in pages of 2");
     // The client may also ask for small pages itself.
-    let mut c = config(&sim, ApiVersion::V2, basic());
+    let mut c = self::config(&sim, ApiVersion::V2, admin);
     c.page_size = Some(1);
     let client = AnaplanClient::new(c).unwrap();
     let ws = client.find_workspace(WORKSPACE).await.unwrap();
-    let exports = client.exports(&ws.id, &sim.model_id(MODEL).unwrap()).await.unwrap();
+    let exports = client
+        .exports(&ws.id, &sim.model_id(MODEL).unwrap())
+        .await
+        .unwrap();
     assert_eq!(exports.len(), 4, "{exports:?}");
 }
 
@@ -248,16 +336,27 @@ async fn unknown_enum_values_are_kept_not_errors() {
     let client = connect(&sim, ApiVersion::V2);
     let ws = client.find_workspace(WORKSPACE).await.unwrap();
     let models = client.models(&ws.id).await.unwrap();
-    assert!(models.iter().any(|m| m.active_state == Some(ModelState::Locked)), "{models:?}");
+    assert!(
+        models
+            .iter()
+            .any(|m| m.active_state == Some(ModelState::Locked)),
+        "{models:?}"
+    );
     let m = client.find_model(&ws, MODEL).await.unwrap();
     let exports = client.exports(&ws.id, &m.id).await.unwrap();
     assert!(
-        exports.iter().any(|e| e.export_type == Some(ExportType::GridAllPages)),
+        exports
+            .iter()
+            .any(|e| e.export_type == Some(ExportType::GridAllPages)),
         "{exports:?}"
     );
+    sim.set_faults(FaultSpec::default());
     sim.set_model_state(MODEL, "SOMETHING_NEW").unwrap();
     let m = client.find_model(&ws, MODEL).await.unwrap();
-    assert_eq!(m.active_state, Some(ModelState::Other("SOMETHING_NEW".into())));
+    assert_eq!(
+        m.active_state,
+        Some(ModelState::Other("SOMETHING_NEW".into()))
+    );
 }
 
 #[tokio::test]
@@ -270,7 +369,11 @@ async fn bad_credentials_are_an_authentication_error_without_the_password() {
         };
         let client = AnaplanClient::new(config(&sim, version, creds)).unwrap();
         let e = client.workspaces().await.unwrap_err();
-        assert_eq!(e.exit_class(), ExitClass::Authentication, "{version}: {e:?}");
+        assert_eq!(
+            e.exit_class(),
+            ExitClass::Authentication,
+            "{version}: {e:?}"
+        );
         let text = format!("{e} {e:?}");
         assert!(!text.contains("wrong-hunter2"), "{text}");
     }
@@ -288,8 +391,12 @@ async fn certificate_sign_in_uses_the_v2_nonce() {
     assert_eq!((c.authentications, c.certificate_authentications), (1, 1));
     // A certificate the tenant does not know is refused.
     let other = Credentials::Certificate(Box::new(
-        CertificateCredentials::from_pem(&fixture("other-cert.pem"), &Secret::new(fixture("other-key.pem")), None)
-            .unwrap(),
+        CertificateCredentials::from_pem(
+            &fixture("other-cert.pem"),
+            &Secret::new(fixture("other-key.pem")),
+            None,
+        )
+        .unwrap(),
     ));
     let client = AnaplanClient::new(config(&sim, ApiVersion::V2, other)).unwrap();
     let e = client.sign_in_now().await.unwrap_err();
@@ -310,7 +417,10 @@ async fn expired_tokens_are_replaced_once_for_many_concurrent_requests() {
         assert!(!r.unwrap().unwrap().is_empty());
     }
     let c = sim.counters();
-    assert_eq!(c.authentications, 2, "one sign-in, then exactly one more: {c:?}");
+    assert_eq!(
+        c.authentications, 2,
+        "one sign-in, then exactly one more: {c:?}"
+    );
     assert!(c.unauthorized >= 1, "{c:?}");
     assert_eq!(client.sign_ins().await, 2);
 }
@@ -325,7 +435,11 @@ async fn short_lived_tokens_are_refreshed_before_they_expire() {
     tokio::time::sleep(Duration::from_millis(1750)).await;
     client.workspaces().await.unwrap();
     let c = sim.counters();
-    assert_eq!((c.authentications, c.refreshes, c.unauthorized), (1, 1, 0), "{c:?}");
+    assert_eq!(
+        (c.authentications, c.refreshes, c.unauthorized),
+        (1, 1, 0),
+        "{c:?}"
+    );
     client.logout().await;
     assert_eq!(sim.counters().logouts, 1);
 }
@@ -341,7 +455,11 @@ async fn chunks_arrive_in_order_and_equal_the_export_for_any_concurrency() {
     assert!(chunks > 20, "many chunks: {chunks}");
     for concurrency in [1, 4, 16] {
         let (order, bytes) = download(&client, &eref, concurrency).await;
-        assert_eq!(order, (0..chunks).collect::<Vec<_>>(), "concurrency {concurrency}");
+        assert_eq!(
+            order,
+            (0..chunks).collect::<Vec<_>>(),
+            "concurrency {concurrency}"
+        );
         assert!(bytes == expected, "concurrency {concurrency}: bytes differ");
     }
     // v1.3 reads the same file.
@@ -367,7 +485,10 @@ async fn transient_faults_are_retried_without_changing_a_byte() {
     let stats = client.retry_stats().counts();
     let total: u64 = stats.iter().map(|(_, n)| n).sum();
     assert!(total >= 4, "{stats:?}");
-    assert!(stats.iter().any(|(r, _)| r == "rate limited (429)"), "{stats:?}");
+    assert!(
+        stats.iter().any(|(r, _)| r == "rate limited (429)"),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]
@@ -379,7 +500,10 @@ async fn a_chunk_that_keeps_failing_exhausts_the_budget() {
     let eref = export_ref(&sim, MAIN_EXPORT);
     run_task(&client, &eref).await;
     sim.set_faults("server-error=1".parse().unwrap());
-    let e = client.chunk(&eref.workspace_id, &eref.model_id, &eref.export_id, "0").await.unwrap_err();
+    let e = client
+        .chunk(&eref.workspace_id, &eref.model_id, &eref.export_id, "0")
+        .await
+        .unwrap_err();
     assert_eq!(e.exit_class(), ExitClass::Transient, "{e:?}");
     assert!(e.to_string().contains("gave up after 3 retries"), "{e}");
 }
@@ -396,7 +520,9 @@ async fn a_401_in_the_middle_of_the_download_signs_in_again() {
         model_id: eref.model_id.clone(),
         file_id: eref.export_id.clone(),
     };
-    let source = ExportSource::list(client.clone(), file, 4, Progress::new()).await.unwrap();
+    let source = ExportSource::list(client.clone(), file, 4, Progress::new())
+        .await
+        .unwrap();
     let mut stream = source.open().await.unwrap();
     let mut bytes = Vec::new();
     let mut pieces = 0;
@@ -416,7 +542,8 @@ async fn a_401_in_the_middle_of_the_download_signs_in_again() {
 #[tokio::test]
 async fn a_failed_task_reports_its_details_and_dump() {
     let sim = sim::start_default().await;
-    sim.set_export_faults(MAIN_EXPORT, "task-fail".parse().unwrap()).unwrap();
+    sim.set_export_faults(MAIN_EXPORT, "task-fail".parse().unwrap())
+        .unwrap();
     let client = connect(&sim, ApiVersion::V2);
     let eref = export_ref(&sim, MAIN_EXPORT);
     let id = client.start_export_task(&eref, "en_US").await.unwrap();
@@ -426,7 +553,9 @@ async fn a_failed_task_reports_its_details_and_dump() {
         .unwrap();
     assert_eq!(task.task_state, Some(TaskState::Complete));
     let e = client.check_export_outcome(&eref, &task).await.unwrap_err();
-    let Error::ExportFailed(msg) = &e else { panic!("{e:?}") };
+    let Error::ExportFailed(msg) = &e else {
+        panic!("{e:?}")
+    };
     assert!(msg.contains(&format!("export task {id} failed")), "{msg}");
     assert!(msg.contains("failure dump"), "{msg}");
     assert_eq!(e.exit_class(), ExitClass::Anaplan);
@@ -435,7 +564,8 @@ async fn a_failed_task_reports_its_details_and_dump() {
 #[tokio::test]
 async fn a_task_cancelled_by_anaplan_is_an_error() {
     let sim = sim::start_default().await;
-    sim.set_export_faults(MAIN_EXPORT, "task-cancel".parse().unwrap()).unwrap();
+    sim.set_export_faults(MAIN_EXPORT, "task-cancel".parse().unwrap())
+        .unwrap();
     let client = connect(&sim, ApiVersion::V2);
     let eref = export_ref(&sim, MAIN_EXPORT);
     let id = client.start_export_task(&eref, "en_US").await.unwrap();
@@ -450,7 +580,8 @@ async fn a_task_cancelled_by_anaplan_is_an_error() {
 #[tokio::test]
 async fn a_task_past_its_timeout_is_cancelled() {
     let sim = sim::start_default().await;
-    sim.set_export_faults(MAIN_EXPORT, "task-stuck=30s".parse().unwrap()).unwrap();
+    sim.set_export_faults(MAIN_EXPORT, "task-stuck=30s".parse().unwrap())
+        .unwrap();
     let client = connect(&sim, ApiVersion::V2);
     let eref = export_ref(&sim, MAIN_EXPORT);
     let id = client.start_export_task(&eref, "en_US").await.unwrap();
@@ -462,7 +593,10 @@ async fn a_task_past_its_timeout_is_cancelled() {
         .wait_for_export_task(&eref, &id, &poll, &Shutdown::new(), &|_| {})
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::ExportFailed(_)) && e.to_string().contains("cancelled"), "{e}");
+    assert!(
+        matches!(e, Error::ExportFailed(_)) && e.to_string().contains("cancelled"),
+        "{e}"
+    );
     let deletes = sim
         .requests()
         .iter()
@@ -475,13 +609,17 @@ async fn a_task_past_its_timeout_is_cancelled() {
         .filter(|t| t.task_id == id)
         .map(|t| t.state)
         .collect();
-    assert!(states.iter().any(|s| s == "CANCELLING" || s == "CANCELLED"), "{states:?}");
+    assert!(
+        states.iter().any(|s| s == "CANCELLING" || s == "CANCELLED"),
+        "{states:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_shutdown_while_waiting_cancels_the_task() {
     let sim = sim::start_default().await;
-    sim.set_export_faults(MAIN_EXPORT, "task-stuck=30s".parse().unwrap()).unwrap();
+    sim.set_export_faults(MAIN_EXPORT, "task-stuck=30s".parse().unwrap())
+        .unwrap();
     let client = connect(&sim, ApiVersion::V2);
     let eref = export_ref(&sim, MAIN_EXPORT);
     let id = client.start_export_task(&eref, "en_US").await.unwrap();
@@ -496,7 +634,11 @@ async fn a_shutdown_while_waiting_cancels_the_task() {
         .await
         .unwrap_err();
     assert_eq!(e.exit_class(), ExitClass::Interrupted);
-    assert!(sim.requests().iter().any(|r| r.method == "DELETE" && r.path.ends_with(&id)));
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path.ends_with(&id))
+    );
 }
 
 #[tokio::test]
@@ -517,7 +659,10 @@ async fn a_failing_post_is_looked_up_before_it_is_sent_again() {
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/tasks") && r.status >= 500)
         .count();
-    assert!(failed_posts >= 1, "the seed should make at least one POST fail");
+    assert!(
+        failed_posts >= 1,
+        "the seed should make at least one POST fail"
+    );
     let tasks = client.export_tasks(&eref).await.unwrap();
     // Exactly one task per start: no POST was repeated after it had started a task.
     assert_eq!(tasks.len(), 3, "{tasks:?}");

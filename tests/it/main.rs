@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per area.
 
+mod client;
 mod generate;
 mod simulator;
 mod support;
