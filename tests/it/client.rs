@@ -36,7 +36,7 @@ pub fn fast_retry() -> RetryConfig {
         max_retries: 12,
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(100),
-        retry_timeout: Duration::from_secs(60),
+        retry_timeout: Duration::from_mins(1),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(10),
         request_timeout: Duration::from_secs(30),
