@@ -453,17 +453,23 @@ async fn chunks_arrive_in_order_and_equal_the_export_for_any_concurrency() {
     let expected = expected_bytes(&sim, MAIN_EXPORT).await;
     let chunks = expected.len().div_ceil(16 << 10) as u64;
     assert!(chunks > 20, "many chunks: {chunks}");
-    for concurrency in [1, 4, 16] {
+    for (concurrency, gzip) in [(1, true), (4, false), (16, true)] {
+        sim.set_gzip(gzip);
         let (order, bytes) = download(&client, &eref, concurrency).await;
         assert_eq!(
             order,
             (0..chunks).collect::<Vec<_>>(),
             "concurrency {concurrency}"
         );
-        assert!(bytes == expected, "concurrency {concurrency}: bytes differ");
+        assert!(
+            bytes == expected,
+            "concurrency {concurrency}, gzip {gzip}: bytes differ"
+        );
     }
-    // v1.3 reads the same file.
-    let (_, bytes) = download(&connect(&sim, ApiVersion::V1_3), &eref, 8).await;
+    // v1.3 runs the task and reads the same file.
+    let v13 = connect(&sim, ApiVersion::V1_3);
+    run_task(&v13, &eref).await;
+    let (_, bytes) = download(&v13, &eref, 8).await;
     assert!(bytes == expected, "v1.3 bytes differ");
 }
 
@@ -479,14 +485,22 @@ async fn transient_faults_are_retried_without_changing_a_byte() {
             .parse()
             .unwrap(),
     );
-    sim.set_gzip(true);
-    let (_, bytes) = download(&client, &eref, 8).await;
-    assert!(bytes == expected, "bytes differ after retries");
+    for gzip in [false, true] {
+        sim.set_gzip(gzip);
+        let (_, bytes) = download(&client, &eref, 8).await;
+        assert!(bytes == expected, "gzip {gzip}: bytes differ after retries");
+    }
     let stats = client.retry_stats().counts();
     let total: u64 = stats.iter().map(|(_, n)| n).sum();
     assert!(total >= 4, "{stats:?}");
     assert!(
         stats.iter().any(|(r, _)| r == "rate limited (429)"),
+        "{stats:?}"
+    );
+    assert!(
+        stats
+            .iter()
+            .any(|(r, _)| r == "short body" || r == "connection broken"),
         "{stats:?}"
     );
 }
