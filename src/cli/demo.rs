@@ -94,6 +94,8 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> Result<ExitCode> {
         args.seed,
     );
     config.task_duration = Duration::from_secs(2);
+    // Compressing on the simulator's side would compete for the CPU with the conversion.
+    config.gzip = false;
     if let Some(spec) = &args.faults {
         config.faults = spec
             .parse::<FaultSpec>()
