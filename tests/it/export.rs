@@ -497,26 +497,89 @@ async fn the_command_line_exports_and_reports_with_documented_exit_codes() {
             .assert()
             .code(2);
         assert!(String::from_utf8_lossy(&usage.get_output().stderr).contains("--concurrency"));
+    })
+    .await
+    .unwrap();
+    assert_matches_ground_truth(&read_back(&out).0, &generator(&sim, MAIN_EXPORT));
+}
 
+#[tokio::test]
+async fn discovery_commands_print_tables_and_json() {
+    let sim = Arc::new(sim::start_default().await);
+    let s = Arc::clone(&sim);
+    tokio::task::spawn_blocking(move || {
         let listed = cli(&s, PASSWORD)
             .args(["exports", "-w", WORKSPACE, "-m", MODEL, "--json"])
             .assert()
             .code(0);
         let exports: serde_json::Value =
             serde_json::from_slice(&listed.get_output().stdout).unwrap();
-        assert!(
-            exports
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["name"] == MAIN_EXPORT)
+        let names: Vec<&str> = exports
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Revenue - TSC.csv",
+                "Headcount - TSC.csv",
+                "Margin Summary - TMC.csv",
+                "Empty - TSC.csv"
+            ]
         );
         let table = cli(&s, PASSWORD).args(["workspaces"]).assert().code(0);
-        assert!(String::from_utf8_lossy(&table.get_output().stdout).contains(WORKSPACE));
+        let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
+        assert!(text.contains(WORKSPACE) && text.contains("Name"), "{text}");
+        let models = cli(&s, PASSWORD)
+            .args(["models", "--workspace", WORKSPACE])
+            .assert()
+            .code(0);
+        let text = String::from_utf8_lossy(&models.get_output().stdout).to_string();
+        assert!(
+            text.contains("Sales Forecast") && text.contains("UNLOCKED"),
+            "{text}"
+        );
+        let files = cli(&s, PASSWORD)
+            .args(["files", "-w", WORKSPACE, "-m", MODEL])
+            .assert()
+            .code(0);
+        assert!(String::from_utf8_lossy(&files.get_output().stdout).contains("Sales Upload.csv"));
+
+        // Documented exit codes: unknown workspace 4, bad password 3, no credentials 2.
+        let nf = cli(&s, PASSWORD)
+            .args(["models", "-w", "Nowhere"])
+            .assert()
+            .code(4);
+        assert!(
+            String::from_utf8_lossy(&nf.get_output().stderr)
+                .contains("no workspace named \"Nowhere\"")
+        );
+        let bad = cli(&s, "wrong-hunter2")
+            .args(["workspaces", "-vv"])
+            .assert()
+            .code(3);
+        let all = format!("{:?}", bad.get_output());
+        assert!(!all.contains("wrong-hunter2"), "{all}");
+        let mut none = cli(&s, PASSWORD);
+        none.env_remove("ANAPLAN_USERNAME")
+            .env_remove("ANAPLAN_PASSWORD");
+        none.args(["workspaces"]).assert().code(2);
+        // A model the user cannot open answers 404: exit 4.
+        let hidden = cli(&s, PASSWORD)
+            .args(["exports", "-w", "Operations", "-m", "Supply Chain"])
+            .assert();
+        let code = hidden.get_output().status.code();
+        assert!(code == Some(4), "{:?}", hidden.get_output());
     })
     .await
     .unwrap();
-    assert_matches_ground_truth(&read_back(&out).0, &generator(&sim, MAIN_EXPORT));
+    let c = sim.counters();
+    assert_eq!(
+        c.logouts, c.authentications,
+        "every command logs out: {c:?}"
+    );
 }
 
 #[test]
