@@ -626,6 +626,11 @@ impl Generator {
         (0..self.config.rows).map(move |r| self.row(r))
     }
 
+    /// The ground truth of the rows of block `i`.
+    pub fn rows_in_block(&self, i: u64) -> impl Iterator<Item = GeneratedRow> + '_ {
+        self.block_row_range(i).map(move |r| self.row(r))
+    }
+
     /// The ground truth of row `r` (0-based, header not counted).
     pub fn row(&self, r: u64) -> GeneratedRow {
         let (combo, li, value) = self.plan(r);
@@ -1331,6 +1336,32 @@ mod tests {
             let mut block = Vec::new();
             g.write_block(i, &mut block);
             assert_eq!(out, block);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Any configuration parses back to its ground truth, block by block.
+        #[test]
+        fn any_config_parses_to_its_ground_truth(
+            rows in 0u64..600,
+            seed in proptest::prelude::any::<u64>(),
+            dimensions in 0usize..12,
+            numeric_only in proptest::prelude::any::<bool>(),
+            quote_all in proptest::prelude::any::<bool>(),
+            crlf in proptest::prelude::any::<bool>(),
+            bom in proptest::prelude::any::<bool>(),
+        ) {
+            let config = GeneratorConfig { rows, seed, dimensions, numeric_only, quote_all, crlf, bom };
+            let g = Generator::new(config.clone());
+            let (header, parsed) = parse(&bytes(&config));
+            proptest::prop_assert_eq!(header, g.header());
+            let truth: Vec<Vec<String>> = (0..g.block_count())
+                .flat_map(|i| g.rows_in_block(i).collect::<Vec<_>>())
+                .map(|r| truth_fields(&r))
+                .collect();
+            proptest::prop_assert_eq!(parsed, truth);
         }
     }
 

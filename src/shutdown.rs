@@ -26,6 +26,11 @@ impl Shutdown {
         self.token.cancel();
     }
 
+    /// Stops the stages sharing this handle without naming a signal (a stage failed).
+    pub fn stop(&self) {
+        self.token.cancel();
+    }
+
     /// True once a stop was asked for.
     pub fn is_triggered(&self) -> bool {
         self.token.is_cancelled()

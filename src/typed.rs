@@ -1,1 +1,495 @@
-//! (stub: filled in by issue 2)
+//! Text to typed values: the parsers behind both inference and conversion.
+//!
+//! Inference ([`classify`]) and conversion ([`convert_column`]) use the very same parsers, so a
+//! value that inference accepted always converts. The parsers are strict on purpose: a value is
+//! only typed when the typed form holds exactly what the text said.
+//!
+//! - Boolean: `true` / `false`, any case.
+//! - Int64: `-?(0|[1-9][0-9]*)` within the 64-bit range. A leading zero (`007`) or a `+` makes
+//!   it text: codes must keep their digits.
+//! - Float64: a decimal (`-12.5`, `.5`, `1e-3`) that a 64-bit float holds exactly: at most 15
+//!   significant digits, or more when the float's shortest form has the same digits. Longer
+//!   values stay text (and still get a `Value_number`, which is approximate by nature).
+//! - Date32: `YYYY-MM-DD`, a real calendar date.
+//! - Timestamp: `YYYY-MM-DD HH:MM:SS` or with `T`, optional fraction of up to 6 digits
+//!   (microseconds), no time zone.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+use crate::schema::ColumnType;
+
+/// The set of types a value fits (text always fits, so it is not in the set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fits(u8);
+
+impl Fits {
+    /// Fits every type: the starting point before any value was seen.
+    pub const ALL: Fits = Fits(0b1_1111);
+    /// Fits no typed column: only text.
+    pub const NONE: Fits = Fits(0);
+
+    const fn bit(t: ColumnType) -> u8 {
+        match t {
+            ColumnType::Boolean => 1,
+            ColumnType::Int64 => 2,
+            ColumnType::Float64 => 4,
+            ColumnType::Date32 => 8,
+            ColumnType::Timestamp => 16,
+            ColumnType::Utf8 => 0,
+        }
+    }
+
+    /// True when the set holds `t` (Utf8 is always held).
+    pub fn contains(self, t: ColumnType) -> bool {
+        t == ColumnType::Utf8 || self.0 & Self::bit(t) != 0
+    }
+
+    /// Types both sets hold.
+    #[must_use]
+    pub fn and(self, other: Fits) -> Fits {
+        Fits(self.0 & other.0)
+    }
+
+    /// Adds `t`.
+    #[must_use]
+    pub fn with(self, t: ColumnType) -> Fits {
+        Fits(self.0 | Self::bit(t))
+    }
+
+    /// The narrowest type of the set, in the order Boolean, Int64, Float64, Date32,
+    /// Timestamp; Utf8 when the set is empty.
+    pub fn best(self) -> ColumnType {
+        [
+            ColumnType::Boolean,
+            ColumnType::Int64,
+            ColumnType::Float64,
+            ColumnType::Date32,
+            ColumnType::Timestamp,
+        ]
+        .into_iter()
+        .find(|t| self.contains(*t))
+        .unwrap_or(ColumnType::Utf8)
+    }
+
+    /// Everything `t` accepts, as a set: a column of type `t` can hold exactly these values.
+    pub fn accepted_by(t: ColumnType) -> Fits {
+        match t {
+            // An Int64 column accepts integers; Float64 accepts integers and decimals.
+            ColumnType::Int64 => Fits::NONE.with(ColumnType::Int64),
+            other => Fits::NONE.with(other),
+        }
+    }
+}
+
+/// The types a non-empty text value fits.
+pub fn classify(s: &str) -> Fits {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
+        return Fits::ALL;
+    };
+    let mut fits = Fits::NONE;
+    match first {
+        b't' | b'T' | b'f' | b'F' if parse_bool(s).is_some() => {
+            fits = fits.with(ColumnType::Boolean);
+        }
+        b'0'..=b'9' | b'-' | b'.' => {
+            if parse_i64(s).is_some() {
+                fits = fits.with(ColumnType::Int64).with(ColumnType::Float64);
+            } else if parse_f64_exact(s).is_some() {
+                fits = fits.with(ColumnType::Float64);
+            } else if parse_date(s).is_some() {
+                fits = fits.with(ColumnType::Date32);
+            } else if parse_timestamp(s).is_some() {
+                fits = fits.with(ColumnType::Timestamp);
+            }
+        }
+        _ => {}
+    }
+    fits
+}
+
+/// `true` / `false`, any case.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A strict integer: optional `-`, no leading zeros, within range.
+pub fn parse_i64(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        v = if neg {
+            v.checked_mul(10)?.checked_sub(d)?
+        } else {
+            v.checked_mul(10)?.checked_add(d)?
+        };
+    }
+    Some(v)
+}
+
+/// Checks the decimal grammar; returns the number of significant digits when it matches.
+fn decimal_digits(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = &b[int_start..i];
+    if int_digits.len() > 1 && int_digits[0] == b'0' {
+        return None;
+    }
+    let mut frac_digits: &[u8] = &[];
+    if i < b.len() && b[i] == b'.' {
+        let f = i + 1;
+        i = f;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = &b[f..i];
+        if frac_digits.is_empty() {
+            return None;
+        }
+    }
+    if int_digits.is_empty() && frac_digits.is_empty() {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e || i - e > 4 {
+            return None;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    // Significant digits: all mantissa digits without leading and trailing zeros.
+    let mut first = None;
+    let mut last = 0;
+    for (k, &d) in int_digits.iter().chain(frac_digits).enumerate() {
+        if d != b'0' {
+            first.get_or_insert(k);
+            last = k;
+        }
+    }
+    Some(first.map_or(0, |f| last - f + 1))
+}
+
+/// A decimal that a 64-bit float holds exactly (see the module docs).
+pub fn parse_f64_exact(s: &str) -> Option<f64> {
+    let sig = decimal_digits(s)?;
+    let v: f64 = s.parse().ok()?;
+    if !v.is_finite() {
+        return None;
+    }
+    if sig <= 15 || same_digits(s, v) {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+/// Any decimal, approximated: what `Value_number` holds.
+pub fn parse_f64_lenient(s: &str) -> Option<f64> {
+    decimal_digits(s)?;
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// True when the shortest representation of `v` has the same significant digits and scale as
+/// the text.
+fn same_digits(text: &str, v: f64) -> bool {
+    normalize(text) == normalize(&format!("{v:e}"))
+}
+
+/// (negative, significant digits, decimal exponent of the first digit) of a decimal text.
+fn normalize(s: &str) -> (bool, String, i64) {
+    let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(p) => (&s[..p], s[p + 1..].parse::<i64>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = int.chars().chain(frac.chars()).collect();
+    let lead = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_owned();
+    let point = int.len() as i64 - lead as i64 + exp;
+    (neg && !digits.is_empty(), digits, point)
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01.
+pub fn parse_date(s: &str) -> Option<i32> {
+    let d = parse_naive_date(s)?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((d - epoch).num_days()).ok()
+}
+
+fn parse_naive_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y = digits_value(&b[0..4])?;
+    let m = digits_value(&b[5..7])?;
+    let d = digits_value(&b[8..10])?;
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+}
+
+fn digits_value(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// `YYYY-MM-DD[ T]HH:MM:SS[.ffffff]` as microseconds since the epoch (no time zone).
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || (b[10] != b' ' && b[10] != b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let date = parse_naive_date(&s[..10])?;
+    let h = digits_value(&b[11..13])?;
+    let mi = digits_value(&b[14..16])?;
+    let sec = digits_value(&b[17..19])?;
+    let micros = match &b[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if !frac.is_empty() && frac.len() <= 6 => {
+            digits_value(frac)? * 10u32.pow(6 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    let time = NaiveTime::from_hms_micro_opt(h, mi, sec, micros)?;
+    Some(NaiveDateTime::new(date, time).and_utc().timestamp_micros())
+}
+
+/// A value that does not fit its column's type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Misfit {
+    /// Row index within the array.
+    pub row: usize,
+}
+
+/// Converts a text column to `ty`. Nulls stay null; the first value that does not parse is
+/// reported.
+pub fn convert_column(text: &Arc<StringArray>, ty: ColumnType) -> Result<ArrayRef, Misfit> {
+    let nulls = text.nulls().cloned();
+    Ok(match ty {
+        ColumnType::Utf8 => Arc::clone(text) as ArrayRef,
+        ColumnType::Int64 => Arc::new(Int64Array::new(parse_values(text, parse_i64)?, nulls)),
+        ColumnType::Float64 => Arc::new(Float64Array::new(
+            parse_values(text, parse_f64_exact)?,
+            nulls,
+        )),
+        ColumnType::Date32 => Arc::new(Date32Array::new(parse_values(text, parse_date)?, nulls)),
+        ColumnType::Timestamp => Arc::new(TimestampMicrosecondArray::new(
+            parse_values(text, parse_timestamp)?,
+            nulls,
+        )),
+        ColumnType::Boolean => {
+            let mut bits = Vec::with_capacity(text.len());
+            for i in 0..text.len() {
+                bits.push(if text.is_null(i) {
+                    false
+                } else {
+                    parse_bool(text.value(i)).ok_or(Misfit { row: i })?
+                });
+            }
+            Arc::new(BooleanArray::new(BooleanBuffer::from(bits), nulls))
+        }
+    })
+}
+
+fn parse_values<T: Default + Copy + arrow::datatypes::ArrowNativeType>(
+    text: &StringArray,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<ScalarBuffer<T>, Misfit> {
+    let mut out = Vec::with_capacity(text.len());
+    for i in 0..text.len() {
+        out.push(if text.is_null(i) {
+            T::default()
+        } else {
+            parse(text.value(i)).ok_or(Misfit { row: i })?
+        });
+    }
+    Ok(ScalarBuffer::from(out))
+}
+
+/// The `Value_number` companion: every numeric value as a float, null elsewhere.
+pub fn number_column(text: &StringArray) -> ArrayRef {
+    let mut values = Vec::with_capacity(text.len());
+    let mut valid = Vec::with_capacity(text.len());
+    for i in 0..text.len() {
+        let v = if text.is_null(i) {
+            None
+        } else {
+            parse_f64_lenient(text.value(i))
+        };
+        values.push(v.unwrap_or(0.0));
+        valid.push(v.is_some());
+    }
+    Arc::new(Float64Array::new(
+        ScalarBuffer::from(values),
+        Some(NullBuffer::from(valid)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_table() {
+        use ColumnType::*;
+        let cases: &[(&str, ColumnType)] = &[
+            ("true", Boolean),
+            ("FALSE", Boolean),
+            ("0", Int64),
+            ("42", Int64),
+            ("-42", Int64),
+            ("9223372036854775807", Int64),
+            ("-9223372036854775808", Int64),
+            // Beyond Int64, 19 digits, and not the float's shortest form: stays text.
+            ("9223372036854775808", Utf8),
+            ("12345678901234567890000", Utf8),
+            ("1.7976931348623157e308", Float64),
+            ("007", Utf8),
+            ("+5", Utf8),
+            ("1.5", Float64),
+            ("-0.25", Float64),
+            (".5", Float64),
+            ("1e-3", Float64),
+            ("2.5E+10", Float64),
+            ("0.30000000000000004", Float64),
+            ("0.1234567890123456789", Utf8),
+            ("12345678901234567.5", Utf8),
+            ("1.", Utf8),
+            ("1,234", Utf8),
+            ("NaN", Utf8),
+            ("inf", Utf8),
+            ("1e99999", Utf8),
+            ("2024-01-15", Date32),
+            ("2024-02-30", Utf8),
+            ("2024-01", Utf8),
+            ("FY24Q1", Utf8),
+            ("2024-01-15 10:30:00", Timestamp),
+            ("2024-01-15T10:30:00.123456", Timestamp),
+            ("2024-01-15T10:30:00.1234567", Utf8),
+            ("2024-01-15T10:30:00Z", Utf8),
+            ("2024-01-15 25:00:00", Utf8),
+            (" 42", Utf8),
+            ("Promo, Q1 launch", Utf8),
+            ("-", Utf8),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(classify(text).best(), *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn column_types_join_by_intersection() {
+        let join = |values: &[&str]| {
+            values
+                .iter()
+                .fold(Fits::ALL, |acc, v| acc.and(classify(v)))
+                .best()
+        };
+        assert_eq!(join(&["1", "2"]), ColumnType::Int64);
+        assert_eq!(join(&["1", "2.5"]), ColumnType::Float64);
+        assert_eq!(join(&["1", "true"]), ColumnType::Utf8);
+        assert_eq!(
+            join(&["2024-01-01", "2024-01-01 00:00:00"]),
+            ColumnType::Utf8
+        );
+        assert_eq!(join(&[]), ColumnType::Boolean);
+    }
+
+    #[test]
+    fn exact_floats_round_trip_their_text() {
+        for s in [
+            "0.1",
+            "98000.5",
+            "-3.25",
+            "123456789012345",
+            "1e-7",
+            "0.30000000000000004",
+        ] {
+            let v = parse_f64_exact(s).unwrap();
+            assert_eq!(v, s.parse::<f64>().unwrap());
+        }
+        assert!(parse_f64_lenient("0.1234567890123456789").is_some());
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(parse_date("1969-12-31"), Some(-1));
+        assert_eq!(parse_timestamp("1970-01-01 00:00:01.5"), Some(1_500_000));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00"), Some(0));
+    }
+
+    #[test]
+    fn convert_reports_the_first_misfit() {
+        let text = Arc::new(StringArray::from(vec![
+            Some("1"),
+            None,
+            Some("6.5"),
+            Some("x"),
+        ]));
+        assert_eq!(
+            convert_column(&text, ColumnType::Int64).unwrap_err(),
+            Misfit { row: 2 }
+        );
+        let f = convert_column(&text, ColumnType::Float64).unwrap_err();
+        assert_eq!(f, Misfit { row: 3 });
+        let ok = Arc::new(StringArray::from(vec![Some("1"), None, Some("6.5")]));
+        let arr = convert_column(&ok, ColumnType::Float64).unwrap();
+        let arr = arr.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert!(arr.is_null(1));
+        assert_eq!(arr.value(2), 6.5);
+    }
+
+    #[test]
+    fn number_column_is_null_where_not_numeric() {
+        let text = StringArray::from(vec![
+            Some("1"),
+            Some("abc"),
+            None,
+            Some("2.5"),
+            Some("true"),
+        ]);
+        let n = number_column(&text);
+        let n = n.as_any().downcast_ref::<Float64Array>().unwrap();
+        let got: Vec<Option<f64>> = n.iter().collect();
+        assert_eq!(got, vec![Some(1.0), None, None, Some(2.5), None]);
+    }
+}

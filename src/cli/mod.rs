@@ -17,6 +17,7 @@ pub mod connection;
 pub mod convert;
 pub mod demo;
 pub mod discovery;
+pub mod display;
 pub mod engine_args;
 pub mod export;
 pub mod generate;
@@ -51,6 +52,7 @@ pub struct GlobalArgs {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Run an Anaplan export and write it as Parquet (the main job).
     Export(export::ExportArgs),

@@ -15,7 +15,7 @@ use super::auth::{self, TokenProblem};
 use super::config::{ExportConfig, Layout, ModelConfig, WorkspaceConfig};
 use super::faults::{FaultKind, FaultSpec};
 use super::server::{BodyFault, Ctx, accepts_gzip, download, error, json_response};
-use super::state::{ExportFile, epoch_ms, hex128};
+use super::state::{ExportFile, TaskState, epoch_ms, hex128};
 use super::tasks::{self, TaskFaults};
 use crate::generate::{Generator, ValueKind};
 
@@ -673,10 +673,28 @@ async fn start_task(
     if locale.is_none() {
         return error(ctx, StatusCode::BAD_REQUEST, "localeName is required");
     }
-    let duration = {
+    let (duration, busy) = {
         let inner = ctx.shared.lock();
-        export.task_duration.unwrap_or(inner.config.task_duration)
+        let busy = inner.config.reject_when_busy
+            && inner.tasks.iter().any(|t| {
+                t.model_id == scope.model_id
+                    && matches!(
+                        t.state,
+                        TaskState::NotStarted | TaskState::InProgress | TaskState::Cancelling
+                    )
+            });
+        (
+            export.task_duration.unwrap_or(inner.config.task_duration),
+            busy,
+        )
     };
+    if busy {
+        return error(
+            ctx,
+            StatusCode::CONFLICT,
+            "Model or object busy, conflicting action, or state mismatch",
+        );
+    }
     let decisions = TaskFaults::decide(faults, |salt| ctx.roll(salt));
     let id = tasks::create(
         &ctx.shared,
@@ -893,9 +911,7 @@ fn model_status(ctx: &Ctx, scope: &ModelScope) -> Response {
         inner
             .tasks
             .iter()
-            .find(|t| {
-                t.model_id == scope.model_id && t.state == super::state::TaskState::InProgress
-            })
+            .find(|t| t.model_id == scope.model_id && t.state == TaskState::InProgress)
             .map(tasks::task_json)
     };
     let status = match running {

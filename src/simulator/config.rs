@@ -10,6 +10,7 @@
 //! gzip = true                  # honour Accept-Encoding: gzip on downloads
 //! task_duration = "2s"         # how long an export task runs (plus content preparation)
 //! cert_freshness = "5m"        # allowed clock skew of a v2 certificate nonce
+//! reject_when_busy = false     # 409 instead of queueing a second task on a busy model
 //! faults = "rate-limit=0.02"   # global faults (see --help)
 //!
 //! [[users]]
@@ -82,6 +83,9 @@ pub struct SimulatorConfig {
     pub cert_freshness: Duration,
     /// Report `currentPageSize: 1` on chunk lists, as in the published samples.
     pub chunk_page_size_quirk: bool,
+    /// Answer 409 to a new export task while another task of the model is unfinished, instead
+    /// of queueing it (the reference infers queueing; 409 is documented for busy models).
+    pub reject_when_busy: bool,
     /// Global faults.
     pub faults: FaultSpec,
     /// Users.
@@ -253,6 +257,7 @@ impl SimulatorConfig {
             task_duration: Duration::from_millis(1500),
             cert_freshness: Duration::from_mins(5),
             chunk_page_size_quirk: true,
+            reject_when_busy: false,
             faults: FaultSpec::default(),
             users: Vec::new(),
             workspaces: Vec::new(),
@@ -506,6 +511,7 @@ struct RawConfig {
     task_duration: Option<RawDuration>,
     cert_freshness: Option<RawDuration>,
     chunk_page_size_quirk: Option<bool>,
+    reject_when_busy: Option<bool>,
     faults: Option<String>,
     #[serde(default)]
     users: Vec<RawUser>,
@@ -629,6 +635,9 @@ impl RawConfig {
         }
         if let Some(q) = self.chunk_page_size_quirk {
             config.chunk_page_size_quirk = q;
+        }
+        if let Some(r) = self.reject_when_busy {
+            config.reject_when_busy = r;
         }
         if let Some(f) = &self.faults {
             config.faults = f.parse()?;

@@ -42,7 +42,13 @@ pub struct ExportContent {
     source: Box<dyn Blocks>,
     index: BlockIndex,
     header: Vec<String>,
+    /// The last few blocks generated (small chunks, and chunks fetched side by side, share
+    /// their blocks); bounded, so memory stays flat.
+    recent: std::sync::Mutex<std::collections::VecDeque<(u64, Bytes)>>,
 }
+
+/// Blocks kept in [`ExportContent`]'s small cache.
+const RECENT_BLOCKS: usize = 8;
 
 impl std::fmt::Debug for ExportContent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +88,7 @@ impl ExportContent {
             source,
             index,
             header,
+            recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -137,6 +144,27 @@ impl ExportContent {
         out
     }
 
+    /// Block `i`, from the small cache or freshly generated.
+    fn block(&self, i: u64) -> Bytes {
+        let lock = || {
+            self.recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((_, b)) = lock().iter().find(|(k, _)| *k == i) {
+            return b.clone();
+        }
+        let mut buf = Vec::new();
+        self.source.write_block(i, &mut buf);
+        let block = Bytes::from(buf);
+        let mut recent = lock();
+        if recent.len() >= RECENT_BLOCKS {
+            recent.pop_front();
+        }
+        recent.push_back((i, block.clone()));
+        block
+    }
+
     /// Bytes `range` of the file as a stream of pieces of at most one block each.
     pub fn stream(
         self: &Arc<Self>,
@@ -147,19 +175,17 @@ impl ExportContent {
         let start = range.start.min(end);
         let first = content.index.block_at(start);
         futures::stream::unfold(
-            (content, start, first, Vec::new()),
-            move |(content, at, block, mut buf)| async move {
+            (content, start, first),
+            move |(content, at, block)| async move {
                 if at >= end || block >= content.index.block_count() {
                     return None;
                 }
                 let r = content.index.block_range(block);
-                buf.clear();
-                content.source.write_block(block, &mut buf);
+                let bytes = content.block(block);
                 let from = (at - r.start) as usize;
                 let to = (end.min(r.end) - r.start) as usize;
-                let piece = Bytes::copy_from_slice(&buf[from..to]);
-                let next_at = r.start + to as u64;
-                Some((Ok(piece), (content, next_at, block + 1, buf)))
+                let piece = bytes.slice(from..to);
+                Some((Ok(piece), (content, r.start + to as u64, block + 1)))
             },
         )
     }

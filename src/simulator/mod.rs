@@ -211,6 +211,29 @@ impl SimulatorHandle {
         self.shared.lock().task_log.clone()
     }
 
+    /// Per model, the most tasks that were unfinished at the same time (from creation to
+    /// COMPLETE or CANCELLED). The simulator runs one task per model at a time whatever the
+    /// client does; this says whether the client itself kept to one export per model.
+    pub fn task_concurrency(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut open: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            std::collections::HashMap::new();
+        for e in self.task_log() {
+            let tasks = open.entry(e.model_id.clone()).or_default();
+            match e.state.as_str() {
+                "COMPLETE" | "CANCELLED" => {
+                    tasks.remove(&e.task_id);
+                }
+                _ => {
+                    tasks.insert(e.task_id.clone());
+                }
+            }
+            let max = out.entry(e.model_id).or_insert(0);
+            *max = (*max).max(tasks.len());
+        }
+        out
+    }
+
     /// Every export.
     pub fn exports(&self) -> Vec<ExportInfo> {
         self.shared.lock().exports()

@@ -921,6 +921,55 @@ async fn tasks_on_one_model_run_one_at_a_time() {
         }
     }
     assert_eq!(runs, 4);
+    // The client here did not wait: four tasks were open at once on FP&A, one on the other.
+    let concurrency = sim.task_concurrency();
+    assert_eq!(concurrency[&mid], 4);
+    assert_eq!(concurrency[&other], 1);
+}
+
+#[tokio::test]
+async fn a_busy_model_can_answer_409_instead_of_queueing() {
+    let mut config = sim::tenant(100, 1 << 20, 2);
+    config.reject_when_busy = true;
+    config.task_duration = Duration::from_millis(300);
+    let sim = sim::start(config).await;
+    let token = login(&sim).await;
+    let (_, mid) = ids(&sim);
+    let first = export_id(&sim, "Revenue - TSC.csv");
+    let second = export_id(&sim, "Headcount - TSC.csv");
+    let post = |eid: String| {
+        let token = token.clone();
+        let sim = &sim;
+        let mid = mid.clone();
+        async move {
+            call(
+                sim,
+                Method::POST,
+                &format!("/2/0/models/{mid}/exports/{eid}/tasks"),
+                Some(format!("AnaplanAuthToken {token}")),
+                Some(json!({"localeName": "en_US"})),
+            )
+            .await
+        }
+    };
+    let (s, _, v) = post(first.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = v["task"]["taskId"].as_str().unwrap().to_owned();
+    let (s, _, v) = post(second.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_error_envelope(
+        &v,
+        409,
+        &format!("/2/0/models/{mid}/exports/{second}/tasks"),
+    );
+    poll_until_done(
+        &sim,
+        &token,
+        &format!("/2/0/models/{mid}/exports/{first}/tasks/{id}"),
+    )
+    .await;
+    let (s, _, _) = post(second).await;
+    assert_eq!(s, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -1034,7 +1083,7 @@ async fn files_before_any_run_have_no_chunks() {
 #[tokio::test]
 async fn chunks_concatenate_to_the_whole_file_and_the_generator_output() {
     // Small chunks so that boundaries land everywhere.
-    let sim = sim::start(sim::tenant(20_000, 997, 42)).await;
+    let sim = sim::start(sim::tenant(4000, 997, 42)).await;
     let token = login(&sim).await;
     let (_, mid) = ids(&sim);
     let info = sim.export("Revenue - TSC.csv").unwrap();
@@ -1794,4 +1843,102 @@ fn the_command_documents_the_fault_syntax() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+// ---- memory ----
+
+/// Peak and current resident memory of this process, in KiB (Linux).
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Serves a multi-gigabyte export (`SIM_MEMORY_GB`, default 2) and downloads every chunk,
+/// 4 at a time, checking that memory does not grow with the export. Run it in release:
+/// `cargo test --release --test it -- --ignored simulator::memory --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "generates gigabytes: run on demand, in release"]
+#[allow(clippy::print_stderr)]
+async fn memory_stays_flat_while_serving_a_multi_gigabyte_export() {
+    use futures::StreamExt;
+    let gb: f64 = std::env::var("SIM_MEMORY_GB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
+    // About 52.7 bytes per row with the default settings.
+    let rows = (gb * 1e9 / 52.7) as u64;
+    let mut config = sim::tenant(rows, 10 << 20, 11);
+    config.gzip = false;
+    let sim = sim::start(config).await;
+    let token = login(&sim).await;
+    let (_, mid) = ids(&sim);
+    let eid = export_id(&sim, "Revenue - TSC.csv");
+    let started = std::time::Instant::now();
+    run_export(&sim, &token, &mid, &eid).await;
+    let indexed = started.elapsed();
+    let (_, v) = get(&sim, &format!("/2/0/models/{mid}/files"), &token).await;
+    let count = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == json!(eid))
+        .unwrap()["chunkCount"]
+        .as_u64()
+        .unwrap();
+    let (peak_before, rss_before) = rss_kib();
+    let started = std::time::Instant::now();
+    let http = client();
+    let total: u64 = futures::stream::iter(0..count)
+        .map(|k| {
+            let http = http.clone();
+            let url = format!("{}/2/0/models/{mid}/files/{eid}/chunks/{k}", sim.base_url());
+            let token = token.clone();
+            async move {
+                let r = http
+                    .get(url)
+                    .header("Authorization", format!("AnaplanAuthToken {token}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let mut n = 0u64;
+                let mut body = r.bytes_stream();
+                while let Some(piece) = body.next().await {
+                    n += piece.unwrap().len() as u64;
+                }
+                n
+            }
+        })
+        .buffer_unordered(4)
+        .fold(0u64, |a, n| async move { a + n })
+        .await;
+    let served = started.elapsed();
+    let (peak_after, rss_after) = rss_kib();
+    let size = sim.file_content("Revenue - TSC.csv").unwrap().0.len();
+    assert_eq!(total, size);
+    eprintln!(
+        "served {:.2} GB in {count} chunks: index {:.1} s, download {:.1} s ({:.0} MB/s, 4 at a time); \
+         RSS {} -> {} MiB, peak {} -> {} MiB",
+        size as f64 / 1e9,
+        indexed.as_secs_f64(),
+        served.as_secs_f64(),
+        size as f64 / 1e6 / served.as_secs_f64(),
+        rss_before / 1024,
+        rss_after / 1024,
+        peak_before / 1024,
+        peak_after / 1024,
+    );
+    // 4 chunks in flight cost a few blocks each, not the 10 MB chunks, nor the file.
+    assert!(
+        peak_after < peak_before + 64 * 1024,
+        "peak grew from {peak_before} to {peak_after} KiB"
+    );
 }

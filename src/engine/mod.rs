@@ -1,10 +1,11 @@
 //! The conversion engine: CSV bytes from a [`Source`] to Parquet at a [`Destination`].
-//! (Options and entry point; the implementation lands with issue 2.)
+//!
+//! This module holds the options and the entry points; [`pass`] runs the stages.
 
 use std::path::PathBuf;
 
 use crate::destination::Destination;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::progress::Progress;
 use crate::schema::{ColumnType, Layout};
 use crate::shutdown::Shutdown;
@@ -149,16 +150,48 @@ pub struct RunContext {
     pub shutdown: Shutdown,
 }
 
+/// Rows per decoded batch.
+pub const BATCH_ROWS: usize = 16_384;
+
 /// Converts the CSV from `source` into one Parquet file at `destination`.
 ///
-/// Streams with bounded memory; on any failure nothing is left at the destination and an
-/// existing file there is untouched.
+/// Streams with bounded memory: input pieces, text batches, record batches and output blocks
+/// all pass through bounded channels between the reader (async), the decoder (its own
+/// thread), the encoder (its own thread) and the destination (async). On any failure nothing
+/// is published at the destination and an existing file there is untouched.
+///
+/// When a value after the inference sample does not fit its column, the attempt is abandoned
+/// (aborted at the destination), the rest of the input is scanned for the final types, and a
+/// second pass writes the file with the widened columns. Sources that cannot be read twice are
+/// spooled to a temporary file during the first pass.
 pub async fn convert(
     source: &dyn Source,
     destination: &Destination,
     options: &EngineOptions,
     run: &RunContext,
 ) -> Result<RunSummary> {
-    let _ = (source, destination, options, run);
-    Err(Error::Internal("not implemented yet".into()))
+    pass::convert(source, destination, options, run).await
 }
+
+/// The schema that [`convert`] would write, with its decisions, reading only as much input as
+/// the inference sample needs (`--print-schema`).
+pub async fn infer(
+    source: &dyn Source,
+    options: &EngineOptions,
+    run: &RunContext,
+) -> Result<Inference> {
+    pass::infer(source, options, run).await
+}
+
+/// The outcome of schema inference.
+#[derive(Clone, Debug)]
+pub struct Inference {
+    /// The columns that would be written.
+    pub plan: crate::schema::Plan,
+    /// Inference decisions, one sentence each.
+    pub decisions: Vec<String>,
+    /// Data rows the decision was based on.
+    pub sample_rows: u64,
+}
+
+mod pass;

@@ -1,0 +1,269 @@
+//! A real S3-compatible server for tests: s3s-fs (files on disk, request signatures checked),
+//! started in process on `127.0.0.1:0` with a fresh data directory.
+//!
+//! A bucket is a directory under the data directory. s3s-fs cannot list in-progress multipart
+//! uploads, but it keeps each one as `.upload-<id>.json` (plus `.upload_id-<id>.part-N` files)
+//! at the top of the data directory, so [`S3Server::pending_uploads`] finds leaked uploads there.
+//!
+//! Faults can be injected in front of the real service ([`S3Server::fail_part_uploads`]): the
+//! request is read in full, then answered `503 SlowDown` instead of being handed on.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anaplan_parquet::destination::{DestinationOptions, StorageOption};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The access key the server accepts.
+pub const ACCESS_KEY: &str = "AKIATESTACCESSKEY01";
+/// The secret key the server checks signatures with.
+pub const SECRET_KEY: &str = "test-secret-key-do-not-leak-42";
+
+/// One running server. Stops (and deletes its data) when dropped.
+pub struct S3Server {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    data: tempfile::TempDir,
+    faults: Arc<Faults>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    /// Upload-part requests still to answer with 503.
+    part_uploads: AtomicUsize,
+    /// Requests answered with an injected 503 so far.
+    injected: AtomicUsize,
+}
+
+impl S3Server {
+    /// Starts a server on the current Tokio runtime.
+    pub async fn start() -> S3Server {
+        let data = tempfile::tempdir().expect("temp dir");
+        let fs = s3s_fs::FileSystem::new(data.path()).expect("s3s-fs data dir");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let faults = Arc::new(Faults::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let svc = FaultyService {
+            inner: service,
+            faults: Arc::clone(&faults),
+        };
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let svc = svc.clone();
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), svc)
+                        .await;
+                });
+            }
+        });
+        S3Server {
+            endpoint: format!("http://{addr}"),
+            data,
+            faults,
+            task,
+        }
+    }
+
+    /// The data directory (buckets are directories in it).
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Creates a bucket.
+    pub fn create_bucket(&self, name: &str) {
+        std::fs::create_dir_all(self.data.path().join(name)).expect("create bucket");
+    }
+
+    /// Destination options for `output` on this server: endpoint, plain HTTP allowed,
+    /// path-style, the right keys, and no environment.
+    pub fn options(&self, output: &str) -> DestinationOptions {
+        self.options_with_keys(output, ACCESS_KEY, SECRET_KEY)
+    }
+
+    /// As [`options`](Self::options), with other credentials.
+    pub fn options_with_keys(
+        &self,
+        output: &str,
+        access: &str,
+        secret: &str,
+    ) -> DestinationOptions {
+        let mut o = DestinationOptions::new(output);
+        o.read_env = false;
+        o.s3_endpoint = Some(self.endpoint.clone());
+        o.s3_region = Some("us-east-1".into());
+        o.s3_path_style = true;
+        o.allow_http = true;
+        o.storage_options = vec![
+            StorageOption::parse(&format!("access_key_id={access}")).unwrap(),
+            StorageOption::parse(&format!("secret_access_key={secret}")).unwrap(),
+        ];
+        o
+    }
+
+    /// The keys of every object in `bucket`, sorted, read from the data directory.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        let root = self.data.path().join(bucket);
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+
+    /// The raw bytes of an object, read from the data directory.
+    pub fn object_on_disk(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.data.path().join(bucket).join(key)).ok()
+    }
+
+    /// Puts a file straight into the data directory (a file some other tool left there).
+    pub fn put_on_disk(&self, bucket: &str, key: &str, data: &[u8]) {
+        let path = self.data.path().join(bucket).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+
+    /// An object read back through the S3 API (signed GET).
+    pub async fn get(&self, bucket: &str, key: &str) -> Bytes {
+        self.client(bucket)
+            .get(&StorePath::from(key))
+            .await
+            .unwrap_or_else(|e| panic!("GET {bucket}/{key}: {e}"))
+            .bytes()
+            .await
+            .expect("body")
+    }
+
+    /// An object_store client for `bucket` on this server.
+    pub fn client(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        Arc::new(
+            AmazonS3Builder::new()
+                .with_endpoint(&self.endpoint)
+                .with_allow_http(true)
+                .with_region("us-east-1")
+                .with_bucket_name(bucket)
+                .with_access_key_id(ACCESS_KEY)
+                .with_secret_access_key(SECRET_KEY)
+                .build()
+                .expect("client"),
+        )
+    }
+
+    /// Multipart uploads started and neither completed nor aborted (and their parts).
+    pub fn pending_uploads(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(self.data.path())
+            .expect("data dir")
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().to_string_lossy().into_owned();
+                (name.starts_with(".upload-") || name.starts_with(".upload_id-")).then_some(name)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Waits (up to 10 s) until no multipart upload is pending, for aborts done in the
+    /// background; returns what is still pending.
+    pub async fn pending_uploads_settled(&self) -> Vec<String> {
+        for _ in 0..200 {
+            if self.pending_uploads().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.pending_uploads()
+    }
+
+    /// Answers the next `n` upload-part requests with `503 SlowDown`.
+    pub fn fail_part_uploads(&self, n: usize) {
+        self.faults.part_uploads.store(n, Ordering::SeqCst);
+    }
+
+    /// Requests answered with an injected fault so far.
+    pub fn injected_faults(&self) -> usize {
+        self.faults.injected.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path: PathBuf = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let rel = path.strip_prefix(root).unwrap();
+            let key: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push(key.join("/"));
+        }
+    }
+}
+
+/// The real S3 service, with faults injected in front of it.
+#[derive(Clone)]
+struct FaultyService {
+    inner: S3Service,
+    faults: Arc<Faults>,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
+    type Response = s3s::HttpResponse;
+    type Error = s3s::HttpError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        let is_part_upload = req.method() == hyper::Method::PUT
+            && req.uri().query().is_some_and(|q| q.contains("partNumber="));
+        if is_part_upload && take_one(&self.faults.part_uploads) {
+            self.faults.injected.fetch_add(1, Ordering::SeqCst);
+            return Box::pin(async move {
+                // Read the whole request first, as a busy server would before answering.
+                let mut body = s3s::Body::from(req.into_body());
+                let _ = body.store_all_limited(usize::MAX).await;
+                let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown\
+                           </Code><Message>injected fault</Message></Error>";
+                Ok(hyper::Response::builder()
+                    .status(503)
+                    .header("content-type", "application/xml")
+                    .body(s3s::Body::from(xml.to_string()))
+                    .expect("response"))
+            });
+        }
+        hyper::service::Service::call(&self.inner, req)
+    }
+}
+
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
