@@ -6,11 +6,12 @@
 //!   format: `encodedDataFormat: "v2"`, the nonce starting with an 8-byte big-endian Unix time
 //!   in seconds followed by random bytes.
 //!
-//! One token serves the whole run. [`TokenManager`] refreshes it (`/token/refresh`) when little
-//! of its life is left, re-authenticates when it has expired, and re-authenticates at most once
-//! for a request that got a 401 — single-flight: requests that fail together wait for one new
-//! token instead of each signing in ([`TokenManager::reauthenticate`] compares generations).
-//! [`TokenManager::logout`] ends the session. Tokens only live in [`Secret`]s.
+//! One token serves the whole run. The client refreshes it (`/token/refresh`) when little
+//! of its life is left, signs in again when it has expired, and signs in again at most once
+//! for a request that got a 401 — single-flight: requests that fail together wait behind one
+//! lock for one new token instead of each signing in (token generations tell whether another
+//! request already replaced the token). [`AnaplanClient::logout`] ends the session. Tokens
+//! only live in [`Secret`]s.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -3,7 +3,7 @@
 //! One [`AnaplanClient`] serves a whole run. It holds one `reqwest::Client` (connection pool,
 //! rustls, gzip) built once with a connect and an idle-read timeout, plus a whole-request
 //! timeout set on every call; one token ([`auth`]); and the retry policy ([`crate::retry`]).
-//! Every call goes through [`AnaplanClient::call`], which adds the credentials, retries what is
+//! Every call goes through one method (`call`), which adds the credentials, retries what is
 //! transient, re-authenticates once on a 401, and turns what is left into a semantic
 //! [`Error`]. URLs never carry a secret, and errors are built without URLs from reqwest.
 //!

@@ -44,12 +44,20 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Anaplan connection")]
 pub struct ConnectionArgs {
-    /// Integration API base URL [env: ANAPLAN_API_URL] [default: https://api.anaplan.com].
-    #[arg(long, value_name = "URL")]
+    /// Integration API base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "Integration API base URL [env: ANAPLAN_API_URL] [default: https://api.anaplan.com]"
+    )]
     pub api_url: Option<String>,
 
-    /// Authentication service base URL [env: ANAPLAN_AUTH_URL] [default: https://auth.anaplan.com].
-    #[arg(long, value_name = "URL")]
+    /// Authentication service base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "Authentication service base URL [env: ANAPLAN_AUTH_URL] [default: https://auth.anaplan.com]"
+    )]
     pub auth_url: Option<String>,
 
     /// Integration API version: 2.0, or 1.3 (legacy; basic auth only) [env: ANAPLAN_API_VERSION]
