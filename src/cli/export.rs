@@ -249,7 +249,7 @@ impl Display {
                 let line = {
                     let ph = ph.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     match ph.downloading {
-                        Some(since) => download_line(&p, since, ph.chunks),
+                        Some(since) => download_line(&p, since, ph.chunks, b.is_none()),
                         None if b.is_some() => ph.text.clone(),
                         None => continue,
                     }
@@ -324,16 +324,21 @@ impl Display {
     }
 }
 
-fn download_line(p: &Progress, since: Instant, chunks: usize) -> String {
+/// The download's counters on one line; `with_chunks` when no bar shows them already.
+fn download_line(p: &Progress, since: Instant, chunks: usize, with_chunks: bool) -> String {
     let s = p.snapshot();
     let secs = since.elapsed().as_secs_f64().max(0.001);
+    let total = if s.chunks_total > 0 {
+        s.chunks_total
+    } else {
+        chunks as u64
+    };
     format!(
-        "chunks {}/{}  {}  {} rows  {:.1} MB/s{}",
-        s.chunks_done,
-        if s.chunks_total > 0 {
-            s.chunks_total
+        "{}{}  {} rows  {:.1} MB/s{}",
+        if with_chunks {
+            format!("chunks {}/{total}  ", s.chunks_done)
         } else {
-            chunks as u64
+            String::new()
         },
         human_bytes(s.bytes_in),
         s.rows,
