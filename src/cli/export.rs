@@ -1,17 +1,403 @@
-//! `anaplan-parquet export`.
+//! `anaplan-parquet export --workspace W --model M --export E --output DEST`.
+//!
+//! Runs the export task in Anaplan, downloads its file's chunks concurrently and writes one
+//! Parquet file. Exit codes: 0 success, 2 usage or configuration, 3 authentication, 4 Anaplan
+//! (not found, no access, ambiguous name, task failed or cancelled, task timeout), 5 data,
+//! 6 destination, 7 transient failures past the retry budget, 130/143 interrupted.
 
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
+use super::connection::{ConnectionArgs, parse_duration};
+use super::discovery::{with_client, write_stdout};
+use super::engine_args::EngineArgs;
+use crate::anaplan::export::{ExportEvent, ExportJob, ExportReport, run_export};
+use crate::anaplan::model::TaskState;
+use crate::anaplan::task::PollOptions;
+use crate::destination::Destination;
+use crate::engine::RunContext;
 use crate::error::{Error, Result};
+use crate::fetch::DEFAULT_CONCURRENCY;
+use crate::progress::Progress;
+use crate::summary::human_bytes;
+
+/// The most chunks downloaded at once.
+pub const MAX_CONCURRENCY: usize = 64;
+
+/// Exit codes, shown by `export --help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0    success
+  2    bad command line or configuration
+  3    authentication failed
+  4    Anaplan refused: not found, no access, ambiguous name, task failed, cancelled or timed out
+  5    bad input data or schema mismatch
+  6    the destination could not be written
+  7    transient failures (network, 429, 5xx) outlasted the retry budget
+  130  interrupted (SIGINT), 143 terminated (SIGTERM)";
 
 /// Arguments of `export`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {}
+#[command(after_long_help = EXIT_CODES)]
+pub struct ExportArgs {
+    /// Workspace name or id (default: `workspace` from the config file).
+    #[arg(long, short = 'w', value_name = "NAME|ID")]
+    pub workspace: Option<String>,
+
+    /// Model name or id (default: `model` from the config file).
+    #[arg(long, short = 'm', value_name = "NAME|ID")]
+    pub model: Option<String>,
+
+    /// Export name or id (`exports` lists them).
+    #[arg(long, short = 'e', value_name = "NAME|ID")]
+    pub export: String,
+
+    /// Where to write the Parquet file.
+    #[arg(long, short = 'o', value_name = "DEST")]
+    pub output: String,
+
+    /// Download the file of this finished export task instead of starting a new one.
+    #[arg(long, value_name = "TASK")]
+    pub task_id: Option<String>,
+
+    /// Chunks downloaded at once (1 to 64).
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Time between task status checks (Anaplan asks for no more than one every 5 s).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub poll_interval: Duration,
+
+    /// Cancel the export task and fail if it has not finished after this long (0: no limit).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub task_timeout: Duration,
+
+    /// Also keep the raw CSV as downloaded in this file.
+    #[arg(long, value_name = "FILE")]
+    pub keep_csv: Option<PathBuf>,
+
+    /// Locale sent when starting the export task.
+    #[arg(long, default_value = "en_US", value_name = "LOCALE")]
+    pub locale: String,
+
+    /// Print the run summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Connection.
+    #[command(flatten)]
+    pub connection: Box<ConnectionArgs>,
+
+    /// CSV, schema and Parquet options.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+impl ExportArgs {
+    /// Validates the options that do not need the connection.
+    fn job(&self, workspace: String, model: String) -> Result<ExportJob> {
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(Error::usage(format!(
+                "--concurrency must be between 1 and {MAX_CONCURRENCY}"
+            )));
+        }
+        if self.poll_interval.is_zero() {
+            return Err(Error::usage("--poll-interval must be more than 0"));
+        }
+        let mut job = ExportJob::new(workspace, model, self.export.clone());
+        job.task_id.clone_from(&self.task_id);
+        job.concurrency = self.concurrency;
+        job.poll = PollOptions {
+            interval: self.poll_interval,
+            timeout: (!self.task_timeout.is_zero()).then_some(self.task_timeout),
+        };
+        job.locale.clone_from(&self.locale);
+        Ok(job)
+    }
+}
 
 /// Runs `export`.
-pub async fn run(_args: ExportArgs, _global: &GlobalArgs) -> Result<ExitCode> {
-    Err(Error::Internal("not implemented yet".into()))
+pub async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let mut options = args.engine.to_options()?;
+    options.keep_input.clone_from(&args.keep_csv);
+    let destination = Destination::parse(&args.output)?;
+    with_client(&args.connection, async |client, resolved| {
+        let workspace = args
+            .workspace
+            .clone()
+            .or_else(|| resolved.workspace.clone())
+            .ok_or_else(|| Error::usage("--workspace is required (a name or an id)"))?;
+        let model = args
+            .model
+            .clone()
+            .or_else(|| resolved.model.clone())
+            .ok_or_else(|| Error::usage("--model is required (a name or an id)"))?;
+        let job = args.job(workspace, model)?;
+        let run = RunContext::default();
+        run.shutdown.listen_for_signals();
+        let display = Display::start(&run.progress, global);
+        let result = run_export(client, &job, &destination, options, &run, &|e| {
+            display.event(&e);
+        })
+        .await;
+        display.finish();
+        let report = result?;
+        print_report(&report, args.json, global)?;
+        Ok(ExitCode::SUCCESS)
+    })
+    .await
+}
+
+/// Prints the summary: text on stderr (unless `-q`), or JSON on stdout.
+pub(crate) fn print_report(report: &ExportReport, json: bool, global: &GlobalArgs) -> Result<()> {
+    if json {
+        let mut value = serde_json::to_value(&report.summary)
+            .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert(
+                "anaplan".to_owned(),
+                serde_json::json!({
+                    "workspace": {"id": report.workspace.id, "name": report.workspace.name},
+                    "model": {"id": report.model.id, "name": report.model.name},
+                    "export": {"id": report.export.id, "name": report.export.name},
+                    "task_id": report.task_id,
+                    "chunks": report.chunks,
+                }),
+            );
+        }
+        return write_stdout(&value.to_string());
+    }
+    if !global.quiet {
+        let mut text = report.summary.to_text();
+        let _ = write!(
+            text,
+            "  from export {:?} of model {:?} in workspace {:?} (task {}, {} chunks)",
+            report.export.name,
+            report.model.name,
+            report.workspace.name,
+            report.task_id,
+            report.chunks
+        );
+        crate::logging::print_error(&text);
+    }
+    Ok(())
+}
+
+/// The progress display: a bar on a terminal, a log line every 10 s otherwise, nothing with
+/// `-q`.
+pub(crate) struct Display {
+    bar: Option<ProgressBar>,
+    phase: Arc<Mutex<Phase>>,
+    stop: CancellationToken,
+}
+
+#[derive(Default)]
+struct Phase {
+    text: String,
+    downloading: Option<Instant>,
+    chunks: usize,
+}
+
+impl Display {
+    /// Starts drawing (or logging) `progress`.
+    pub(crate) fn start(progress: &Progress, global: &GlobalArgs) -> Self {
+        let phase = Arc::new(Mutex::new(Phase::default()));
+        let stop = CancellationToken::new();
+        if global.quiet {
+            return Display {
+                bar: None,
+                phase,
+                stop,
+            };
+        }
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = crate::logging::bars().add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let every = if bar.is_some() {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(10)
+        };
+        let (p, ph, st, b) = (
+            progress.clone(),
+            Arc::clone(&phase),
+            stop.clone(),
+            bar.clone(),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = st.cancelled() => break,
+                }
+                let line = {
+                    let ph = ph.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match ph.downloading {
+                        Some(since) => download_line(&p, since, ph.chunks, b.is_none()),
+                        None if b.is_some() => ph.text.clone(),
+                        None => continue,
+                    }
+                };
+                if let Some(bar) = &b {
+                    let s = p.snapshot();
+                    if s.chunks_total > 0 {
+                        bar.set_length(s.chunks_total);
+                        bar.set_position(s.chunks_done);
+                    }
+                    bar.set_message(line);
+                } else {
+                    tracing::info!("{line}");
+                }
+            }
+        });
+        Display { bar, phase, stop }
+    }
+
+    /// Follows what the export does.
+    pub(crate) fn event(&self, e: &ExportEvent<'_>) {
+        let mut ph = self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match e {
+            ExportEvent::Resolved { export, .. } => ph.text = format!("export {:?}", export.name),
+            ExportEvent::TaskStarted { task_id } => {
+                ph.text = format!("export task {task_id} started");
+            }
+            ExportEvent::Task(t) => {
+                ph.text = format!(
+                    "export task {}{}{}",
+                    t.task_state.as_ref().map_or("…", TaskState::as_str),
+                    t.progress
+                        .map(|p| format!(" {:.0}%", p * 100.0))
+                        .unwrap_or_default(),
+                    t.current_step
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                );
+            }
+            ExportEvent::Downloading { chunks } => {
+                ph.downloading = Some(Instant::now());
+                ph.chunks = *chunks;
+                if let Some(bar) = &self.bar {
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner:.green} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} chunks  {msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    bar.set_length(*chunks as u64);
+                }
+            }
+        }
+        if let Some(bar) = &self.bar
+            && ph.downloading.is_none()
+        {
+            bar.set_message(ph.text.clone());
+        }
+    }
+
+    /// Stops drawing and clears the bar.
+    pub(crate) fn finish(self) {
+        self.stop.cancel();
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The download's counters on one line; `with_chunks` when no bar shows them already.
+fn download_line(p: &Progress, since: Instant, chunks: usize, with_chunks: bool) -> String {
+    let s = p.snapshot();
+    let secs = since.elapsed().as_secs_f64().max(0.001);
+    let total = if s.chunks_total > 0 {
+        s.chunks_total
+    } else {
+        chunks as u64
+    };
+    format!(
+        "{}{}  {} rows  {:.1} MB/s{}",
+        if with_chunks {
+            format!("chunks {}/{total}  ", s.chunks_done)
+        } else {
+            String::new()
+        },
+        human_bytes(s.bytes_in),
+        s.rows,
+        s.bytes_in as f64 / 1e6 / secs,
+        if s.retries > 0 {
+            format!("  ({} retries)", s.retries)
+        } else {
+            String::new()
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        export: ExportArgs,
+    }
+
+    fn parse(extra: &[&str]) -> ExportArgs {
+        let mut argv = vec!["x", "-e", "E", "-o", "out.parquet"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().export
+    }
+
+    #[test]
+    fn job_from_args() {
+        let job = parse(&[
+            "--concurrency",
+            "16",
+            "--poll-interval",
+            "200ms",
+            "--task-timeout",
+            "0s",
+            "--task-id",
+            "T1",
+        ])
+        .job("W".into(), "M".into())
+        .unwrap();
+        assert_eq!(job.concurrency, 16);
+        assert_eq!(job.poll.interval, Duration::from_millis(200));
+        assert_eq!(job.poll.timeout, None);
+        assert_eq!(job.task_id.as_deref(), Some("T1"));
+        let job = parse(&[]).job("W".into(), "M".into()).unwrap();
+        assert_eq!(job.concurrency, 8);
+        assert_eq!(job.poll.interval, Duration::from_secs(5));
+        assert_eq!(job.poll.timeout, Some(Duration::from_hours(1)));
+        for bad in [
+            ["--concurrency", "0"],
+            ["--concurrency", "65"],
+            ["--poll-interval", "0s"],
+        ] {
+            let e = parse(&bad).job("W".into(), "M".into()).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{bad:?}");
+        }
+    }
 }

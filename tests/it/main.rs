@@ -1,7 +1,9 @@
 //! The one integration-test binary: one module per area.
 
+mod client;
 mod convert;
 mod engine;
+mod export;
 mod generate;
 mod simulator;
 mod storage;
