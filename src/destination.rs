@@ -393,6 +393,67 @@ impl Destination {
         }
     }
 
+    /// Checks, before any data moves, that the destination can be written: the directory
+    /// exists (local), the bucket answers and the credentials work (object stores), and
+    /// `--if-exists fail` has nothing in its way. A long export is not run only to fail at
+    /// the end. [`Destination::begin`] checks again (and the dataset's schema, in append mode).
+    pub async fn check(&self) -> Result<()> {
+        match &self.target {
+            Target::Local { path } => {
+                let dir = match self.mode {
+                    WriteMode::Append if path.is_dir() => return Ok(()),
+                    WriteMode::Append => path.parent(),
+                    WriteMode::Replace => {
+                        if path.is_dir() {
+                            return Err(Error::Destination(format!(
+                                "cannot write {}: it is a directory (use --mode append to add \
+                                 parts to a dataset directory)",
+                                path.display()
+                            )));
+                        }
+                        if self.if_exists == IfExists::Fail && path.exists() {
+                            return Err(exists_error(&path.display().to_string()));
+                        }
+                        path.parent()
+                    }
+                };
+                let dir = match dir {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                if dir.is_dir() {
+                    Ok(())
+                } else {
+                    Err(Error::Destination(format!(
+                        "cannot write {}: directory {} does not exist",
+                        path.display(),
+                        dir.display()
+                    )))
+                }
+            }
+            Target::Store {
+                store, key, base, ..
+            } => {
+                let location = format!("{base}{key}");
+                preflight(store, key, &location).await?;
+                if self.mode == WriteMode::Replace && self.if_exists == IfExists::Fail {
+                    match store.head(key).await {
+                        Ok(_) => return Err(exists_error(&location)),
+                        Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => {
+                            return Err(store_error(
+                                &format!("checking whether {location} exists (--if-exists fail)"),
+                                &e,
+                                NOTHING_WRITTEN,
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Starts one attempt at writing a file with `schema`.
     ///
     /// Checks `--if-exists fail` and, in append mode, that every existing part of the dataset

@@ -305,6 +305,8 @@ pub async fn run_export(
     run: &RunContext,
     on_event: &(dyn Fn(ExportEvent<'_>) + Send + Sync),
 ) -> Result<ExportReport> {
+    // A destination that cannot be written fails the run before the export task runs.
+    destination.check().await?;
     let prepared = prepare(client, job, run, on_event).await?;
     let source = ExportSource::list(
         client.clone(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::GlobalArgs;
-use super::display::{ProgressDisplay, print_summary, schema_table};
+use super::display::{Display, print_summary, schema_table};
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
 use crate::destination::Destination;
@@ -96,7 +96,8 @@ pub async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {
 
     let destination =
         Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
-    let display = ProgressDisplay::start(&run.progress, "converting", global);
+    let display = Display::start(&run.progress, global);
+    display.transfer_started(None);
     let result = engine::convert(source.as_ref(), &destination, &options, &run).await;
     display.finish();
     let summary = result?;

@@ -14,8 +14,9 @@ use clap::Args;
 
 use super::GlobalArgs;
 use super::discovery::{render_table, write_stdout};
+use super::display::Display;
 use super::engine_args::{EngineArgs, parse_size};
-use super::export::{Display, print_report};
+use super::export::print_report;
 use crate::anaplan::export::{ExportJob, run_export};
 use crate::anaplan::task::PollOptions;
 use crate::anaplan::{AnaplanClient, ConnectionConfig, Credentials};

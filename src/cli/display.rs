@@ -1,103 +1,192 @@
 //! Terminal output shared by the commands: the progress bar, the run summary, the schema.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
+use crate::anaplan::export::ExportEvent;
+use crate::anaplan::model::TaskState;
 use crate::progress::Progress;
 use crate::summary::{RunSummary, human_bytes};
 
-/// A live progress display: a bar on a terminal, nothing otherwise. Stops when dropped.
-#[derive(Debug)]
-pub struct ProgressDisplay {
+/// The progress display: a bar on a terminal, a log line every 10 s otherwise, nothing with
+/// `-q`.
+pub struct Display {
     bar: Option<ProgressBar>,
-    ticker: Option<tokio::task::JoinHandle<()>>,
+    phase: Arc<Mutex<Phase>>,
+    stop: CancellationToken,
 }
 
-impl ProgressDisplay {
-    /// Starts showing `progress` on stderr when it is a terminal and output is not quieted.
-    pub fn start(progress: &Progress, label: &str, global: &GlobalArgs) -> Self {
-        if global.quiet || !std::io::stderr().is_terminal() {
-            return ProgressDisplay {
+#[derive(Default)]
+struct Phase {
+    text: String,
+    downloading: Option<Instant>,
+    chunks: usize,
+}
+
+impl Display {
+    /// Starts drawing (or logging) `progress`.
+    pub fn start(progress: &Progress, global: &GlobalArgs) -> Self {
+        let phase = Arc::new(Mutex::new(Phase::default()));
+        let stop = CancellationToken::new();
+        if global.quiet {
+            return Display {
                 bar: None,
-                ticker: None,
+                phase,
+                stop,
             };
         }
-        let bar = crate::logging::bars().add(ProgressBar::new(0));
-        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(8));
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {wide_msg} [{elapsed_precise}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = crate::logging::bars().add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let every = if bar.is_some() {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(10)
+        };
+        let (p, ph, st, b) = (
+            progress.clone(),
+            Arc::clone(&phase),
+            stop.clone(),
+            bar.clone(),
         );
-        bar.set_prefix(label.to_owned());
-        bar.enable_steady_tick(Duration::from_millis(125));
-        let progress = progress.clone();
-        let b = bar.clone();
-        let started = std::time::Instant::now();
-        let ticker = tokio::spawn(async move {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
             loop {
-                let s = progress.snapshot();
-                let secs = started.elapsed().as_secs_f64().max(0.001);
-                let mut msg = String::new();
-                if s.chunks_total > 0 {
-                    msg.push_str(&format!("chunks {}/{}  ", s.chunks_done, s.chunks_total));
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = st.cancelled() => break,
                 }
-                if s.bytes_total > 0 {
-                    msg.push_str(&format!(
-                        "{} / {}  ",
-                        human_bytes(s.bytes_in),
-                        human_bytes(s.bytes_total)
-                    ));
+                let line = {
+                    let ph = ph.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match ph.downloading {
+                        Some(since) => download_line(&p, since, ph.chunks, b.is_none()),
+                        None if b.is_some() => ph.text.clone(),
+                        None => continue,
+                    }
+                };
+                if let Some(bar) = &b {
+                    let s = p.snapshot();
+                    if s.chunks_total > 0 {
+                        bar.set_length(s.chunks_total);
+                        bar.set_position(s.chunks_done);
+                    }
+                    bar.set_message(line);
                 } else {
-                    msg.push_str(&format!("{}  ", human_bytes(s.bytes_in)));
+                    tracing::info!("{line}");
                 }
-                msg.push_str(&format!(
-                    "{} rows  {:.1} MB/s",
-                    s.rows,
-                    s.bytes_in as f64 / 1e6 / secs
-                ));
-                if s.retries > 0 {
-                    msg.push_str(&format!("  {} retries", s.retries));
-                }
-                b.set_message(msg);
-                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        ProgressDisplay {
-            bar: Some(bar),
-            ticker: Some(ticker),
+        Display { bar, phase, stop }
+    }
+
+    /// Follows what the export does.
+    pub fn event(&self, e: &ExportEvent<'_>) {
+        let mut ph = self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match e {
+            ExportEvent::Resolved { export, .. } => ph.text = format!("export {:?}", export.name),
+            ExportEvent::TaskStarted { task_id } => {
+                ph.text = format!("export task {task_id} started");
+            }
+            ExportEvent::Task(t) => {
+                ph.text = format!(
+                    "export task {}{}{}",
+                    t.task_state.as_ref().map_or("…", TaskState::as_str),
+                    t.progress
+                        .map(|p| format!(" {:.0}%", p * 100.0))
+                        .unwrap_or_default(),
+                    t.current_step
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                );
+            }
+            ExportEvent::Downloading { chunks } => {
+                drop(ph);
+                self.transfer_started(Some(*chunks));
+                return;
+            }
+        }
+        if let Some(bar) = &self.bar
+            && ph.downloading.is_none()
+        {
+            bar.set_message(ph.text.clone());
         }
     }
 
-    /// Sets the text shown before the counters (e.g. the phase of an export).
-    pub fn set_label(&self, label: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_prefix(label.to_owned());
+    /// Shows the transfer counters from now on (for an export, with its chunk count).
+    pub fn transfer_started(&self, chunks: Option<usize>) {
+        let mut ph = self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ph.downloading = Some(Instant::now());
+        ph.chunks = chunks.unwrap_or(0);
+        if let Some(chunks) = chunks
+            && let Some(bar) = &self.bar
+        {
+            {
+                bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner:.green} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} chunks  {msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                bar.set_length(chunks as u64);
+            }
         }
     }
 
-    /// Removes the bar.
-    pub fn finish(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if let Some(t) = self.ticker.take() {
-            t.abort();
-        }
-        if let Some(bar) = self.bar.take() {
+    /// Stops drawing and clears the bar.
+    pub fn finish(self) {
+        self.stop.cancel();
+        if let Some(bar) = self.bar {
             bar.finish_and_clear();
-            crate::logging::bars().remove(&bar);
         }
     }
 }
 
-impl Drop for ProgressDisplay {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// The download's counters on one line; `with_chunks` when no bar shows them already.
+fn download_line(p: &Progress, since: Instant, chunks: usize, with_chunks: bool) -> String {
+    let with_chunks = with_chunks && chunks > 0;
+    let s = p.snapshot();
+    let secs = since.elapsed().as_secs_f64().max(0.001);
+    let total = if s.chunks_total > 0 {
+        s.chunks_total
+    } else {
+        chunks as u64
+    };
+    format!(
+        "{}{}  {} rows  {:.1} MB/s{}",
+        if with_chunks {
+            format!("chunks {}/{total}  ", s.chunks_done)
+        } else {
+            String::new()
+        },
+        human_bytes(s.bytes_in),
+        s.rows,
+        s.bytes_in as f64 / 1e6 / secs,
+        if s.retries > 0 {
+            format!("  ({} retries)", s.retries)
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// Prints the summary: JSON on stdout with `--json`, text on stderr unless quiet.

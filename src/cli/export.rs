@@ -6,29 +6,24 @@
 //! 6 destination, 7 transient failures past the retry budget, 130/143 interrupted.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
 use super::connection::{ConnectionArgs, parse_duration};
 use super::discovery::{with_client, write_stdout};
+use super::display::Display;
 use super::engine_args::EngineArgs;
-use crate::anaplan::export::{ExportEvent, ExportJob, ExportReport, run_export};
-use crate::anaplan::model::TaskState;
+use super::output_args::OutputArgs;
+use crate::anaplan::export::{ExportJob, ExportReport, run_export};
 use crate::anaplan::task::PollOptions;
 use crate::destination::Destination;
 use crate::engine::RunContext;
 use crate::error::{Error, Result};
 use crate::fetch::DEFAULT_CONCURRENCY;
-use crate::progress::Progress;
-use crate::summary::human_bytes;
 
 /// The most chunks downloaded at once.
 pub const MAX_CONCURRENCY: usize = 64;
@@ -59,10 +54,6 @@ pub struct ExportArgs {
     /// Export name or id (`exports` lists them).
     #[arg(long, short = 'e', value_name = "NAME|ID")]
     pub export: String,
-
-    /// Where to write the Parquet file.
-    #[arg(long, short = 'o', value_name = "DEST")]
-    pub output: String,
 
     /// Download the file of this finished export task instead of starting a new one.
     #[arg(long, value_name = "TASK")]
@@ -99,6 +90,10 @@ pub struct ExportArgs {
     /// CSV, schema and Parquet options.
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    /// Destination options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 impl ExportArgs {
@@ -128,7 +123,10 @@ impl ExportArgs {
 pub async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let mut options = args.engine.to_options()?;
     options.keep_input.clone_from(&args.keep_csv);
-    let destination = Destination::parse(&args.output)?;
+    let run = RunContext::default();
+    run.shutdown.listen_for_signals();
+    let destination =
+        Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
     with_client(&args.connection, async |client, resolved| {
         let workspace = args
             .workspace
@@ -141,8 +139,6 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCode> {
             .or_else(|| resolved.model.clone())
             .ok_or_else(|| Error::usage("--model is required (a name or an id)"))?;
         let job = args.job(workspace, model)?;
-        let run = RunContext::default();
-        run.shutdown.listen_for_signals();
         let display = Display::start(&run.progress, global);
         let result = run_export(client, &job, &destination, options, &run, &|e| {
             display.event(&e);
@@ -189,166 +185,6 @@ pub(crate) fn print_report(report: &ExportReport, json: bool, global: &GlobalArg
         crate::logging::print_error(&text);
     }
     Ok(())
-}
-
-/// The progress display: a bar on a terminal, a log line every 10 s otherwise, nothing with
-/// `-q`.
-pub(crate) struct Display {
-    bar: Option<ProgressBar>,
-    phase: Arc<Mutex<Phase>>,
-    stop: CancellationToken,
-}
-
-#[derive(Default)]
-struct Phase {
-    text: String,
-    downloading: Option<Instant>,
-    chunks: usize,
-}
-
-impl Display {
-    /// Starts drawing (or logging) `progress`.
-    pub(crate) fn start(progress: &Progress, global: &GlobalArgs) -> Self {
-        let phase = Arc::new(Mutex::new(Phase::default()));
-        let stop = CancellationToken::new();
-        if global.quiet {
-            return Display {
-                bar: None,
-                phase,
-                stop,
-            };
-        }
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = crate::logging::bars().add(ProgressBar::new_spinner());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        let every = if bar.is_some() {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_secs(10)
-        };
-        let (p, ph, st, b) = (
-            progress.clone(),
-            Arc::clone(&phase),
-            stop.clone(),
-            bar.clone(),
-        );
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    () = st.cancelled() => break,
-                }
-                let line = {
-                    let ph = ph.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    match ph.downloading {
-                        Some(since) => download_line(&p, since, ph.chunks, b.is_none()),
-                        None if b.is_some() => ph.text.clone(),
-                        None => continue,
-                    }
-                };
-                if let Some(bar) = &b {
-                    let s = p.snapshot();
-                    if s.chunks_total > 0 {
-                        bar.set_length(s.chunks_total);
-                        bar.set_position(s.chunks_done);
-                    }
-                    bar.set_message(line);
-                } else {
-                    tracing::info!("{line}");
-                }
-            }
-        });
-        Display { bar, phase, stop }
-    }
-
-    /// Follows what the export does.
-    pub(crate) fn event(&self, e: &ExportEvent<'_>) {
-        let mut ph = self
-            .phase
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match e {
-            ExportEvent::Resolved { export, .. } => ph.text = format!("export {:?}", export.name),
-            ExportEvent::TaskStarted { task_id } => {
-                ph.text = format!("export task {task_id} started");
-            }
-            ExportEvent::Task(t) => {
-                ph.text = format!(
-                    "export task {}{}{}",
-                    t.task_state.as_ref().map_or("…", TaskState::as_str),
-                    t.progress
-                        .map(|p| format!(" {:.0}%", p * 100.0))
-                        .unwrap_or_default(),
-                    t.current_step
-                        .as_deref()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default()
-                );
-            }
-            ExportEvent::Downloading { chunks } => {
-                ph.downloading = Some(Instant::now());
-                ph.chunks = *chunks;
-                if let Some(bar) = &self.bar {
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner:.green} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} chunks  {msg}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                    );
-                    bar.set_length(*chunks as u64);
-                }
-            }
-        }
-        if let Some(bar) = &self.bar
-            && ph.downloading.is_none()
-        {
-            bar.set_message(ph.text.clone());
-        }
-    }
-
-    /// Stops drawing and clears the bar.
-    pub(crate) fn finish(self) {
-        self.stop.cancel();
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// The download's counters on one line; `with_chunks` when no bar shows them already.
-fn download_line(p: &Progress, since: Instant, chunks: usize, with_chunks: bool) -> String {
-    let s = p.snapshot();
-    let secs = since.elapsed().as_secs_f64().max(0.001);
-    let total = if s.chunks_total > 0 {
-        s.chunks_total
-    } else {
-        chunks as u64
-    };
-    format!(
-        "{}{}  {} rows  {:.1} MB/s{}",
-        if with_chunks {
-            format!("chunks {}/{total}  ", s.chunks_done)
-        } else {
-            String::new()
-        },
-        human_bytes(s.bytes_in),
-        s.rows,
-        s.bytes_in as f64 / 1e6 / secs,
-        if s.retries > 0 {
-            format!("  ({} retries)", s.retries)
-        } else {
-            String::new()
-        }
-    )
 }
 
 #[cfg(test)]
