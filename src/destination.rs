@@ -631,7 +631,7 @@ async fn preflight(store: &Arc<dyn ObjectStore>, key: &StorePath, location: &str
     let Some(Err(e)) = store.list(Some(key)).next().await else {
         return Ok(());
     };
-    let code = xml_tag(&chain_text(&e), "Code");
+    let code = xml_tag(&crate::error::error_chain(&e), "Code");
     let list_denied = match code.as_deref() {
         Some("AccessDenied" | "AuthorizationPermissionMismatch" | "AuthorizationFailure") => true,
         Some(_) => false,
@@ -1525,7 +1525,7 @@ fn classified(
     e: &(dyn std::error::Error + 'static),
     tail: &str,
 ) -> Error {
-    let text = chain_text(e);
+    let text = crate::error::error_chain(e);
     let retried = retries_in(&text)
         .map(|n| format!(" (after {n} retries)"))
         .unwrap_or_default();
@@ -1576,7 +1576,7 @@ fn is_transient(e: &(dyn std::error::Error + 'static), text: &str) -> bool {
 fn explain(e: &object_store::Error) -> String {
     match e {
         object_store::Error::NotFound { .. } => {
-            let text = chain_text(e);
+            let text = crate::error::error_chain(e);
             match xml_tag(&text, "Code").as_deref() {
                 Some(code) => explain_code(code, &text),
                 None => "not found (the bucket or container may not exist)".into(),
@@ -1584,7 +1584,7 @@ fn explain(e: &object_store::Error) -> String {
         }
         object_store::Error::PermissionDenied { .. }
         | object_store::Error::Unauthenticated { .. } => {
-            let text = chain_text(e);
+            let text = crate::error::error_chain(e);
             match xml_tag(&text, "Code") {
                 Some(code) => explain_code(&code, &text),
                 None => "the storage service refused the request (HTTP 401/403): check the \
@@ -1612,7 +1612,7 @@ fn explain_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = err.source();
     }
-    let text = chain_text(e);
+    let text = crate::error::error_chain(e);
     if let Some(code) = xml_tag(&text, "Code") {
         return explain_code(&code, &text);
     }
@@ -1655,20 +1655,6 @@ fn explain_code(code: &str, text: &str) -> String {
     }
 }
 
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
-
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
@@ -1697,7 +1683,7 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 fn redact_error(e: &(dyn std::error::Error + 'static)) -> String {
-    redact_text(&chain_text(e))
+    redact_text(&crate::error::error_chain(e))
 }
 
 /// A URL without password, query string or fragment.

@@ -171,7 +171,7 @@ impl Failure {
         } else {
             FailureKind::Other
         };
-        Failure::new(kind, error_chain(&e.without_url()))
+        Failure::new(kind, crate::error::error_chain(&e.without_url()))
     }
 }
 
@@ -188,21 +188,6 @@ impl fmt::Display for Failure {
             _ => f.write_str(&self.detail),
         }
     }
-}
-
-/// An error and its sources on one line, each cause once.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
 }
 
 /// Parses a `Retry-After` header: delta-seconds (`120`) or an HTTP date. A date in the past
