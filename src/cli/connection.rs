@@ -414,11 +414,7 @@ fn file_duration(v: Option<&str>, key: &str) -> Result<Option<Duration>> {
 }
 
 /// The value of the environment variable `name`, which the config file's `key` names.
-fn named_env_secret(
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    key: &str,
-) -> Result<Secret> {
+fn named_env_secret(env: &dyn Fn(&str) -> Option<String>, name: &str, key: &str) -> Result<Secret> {
     match env(name) {
         Some(v) => Ok(Secret::new(v)),
         None => Err(Error::usage(format!(
@@ -471,11 +467,7 @@ fn certificate_credentials(
         &file.private_key_passphrase_env,
     ) {
         (Some(p), _) => Some(Secret::new(p)),
-        (None, Some(name)) => Some(named_env_secret(
-            env,
-            name,
-            "private_key_passphrase_env",
-        )?),
+        (None, Some(name)) => Some(named_env_secret(env, name, "private_key_passphrase_env")?),
         (None, None) => file.inline_private_key_passphrase.clone(),
     };
     let creds = CertificateCredentials::from_pem(&cert_pem, &key_pem, passphrase.as_ref())
