@@ -194,7 +194,7 @@ async fn rounds(
     for round in 1u64.. {
         let t0 = Instant::now();
         tracing::info!("round {round} starting");
-        match jobs::run_round(client, datasets, options, shutdown).await {
+        let interrupted = match jobs::run_round(client, datasets, options, shutdown).await {
             Ok(report) => {
                 print_report(&report, args.json, global)?;
                 tracing::info!(
@@ -207,18 +207,18 @@ async fn rounds(
                         - report.count(Status::Ok)
                         - report.count(Status::Unchanged)
                 );
+                report.interrupted
             }
             Err(e) if shutdown.is_triggered() => return Err(e),
-            Err(e) => tracing::error!("round {round} failed: {e}; trying again next round"),
-        }
+            Err(e) => {
+                tracing::error!("round {round} failed: {e}; trying again next round");
+                None
+            }
+        };
         // A new sign-in each round: an hour-long wait would outlive the token anyway.
         client.logout().await;
-        if shutdown.is_triggered() {
-            let code = match shutdown.signal() {
-                Some(crate::error::Signal::Terminate) => ExitClass::Terminated,
-                _ => ExitClass::Interrupted,
-            };
-            return Ok(ExitCode::from(code.code()));
+        if let Some(signal) = interrupted {
+            return Ok(ExitCode::from(Error::Cancelled(signal).exit_class().code()));
         }
         let wait = schedule::next_delay(every, t0.elapsed(), fastrand::f64());
         tracing::info!(
