@@ -546,7 +546,7 @@ async fn run_one(shared: &Shared, d: &Dataset, names: Resolved) -> DatasetReport
     report.workspace = Some(named(&names.workspace));
     report.model = Some(named(&names.model));
     report.export = Some(named(&names.export));
-    tracing::info!(
+    tracing::debug!(
         "export {:?} of model {:?} in workspace {:?} to {}",
         names.export.name,
         names.model.name,
@@ -605,15 +605,25 @@ async fn attempt(
         model,
         export,
     } = names;
-    let _file_turn = turn(
-        shared
-            .locks
-            .get(format!("export {}/{}", model.id, export.id)),
-        run,
-    )
-    .await?;
+    let file_lock = shared
+        .locks
+        .get(format!("export {}/{}", model.id, export.id));
+    if file_lock.try_lock().is_err() {
+        tracing::info!(
+            "waiting for another dataset of export {:?}: each of its tasks rewrites its file",
+            export.name
+        );
+    }
+    let _file_turn = turn(file_lock, run).await?;
     let prepared = {
-        let _model_turn = turn(shared.locks.get(format!("model {}", model.id)), run).await?;
+        let lock = shared.locks.get(format!("model {}", model.id));
+        if lock.try_lock().is_err() {
+            tracing::info!(
+                "waiting for model {:?}: Anaplan runs one task per model at a time",
+                model.name
+            );
+        }
+        let _model_turn = turn(lock, run).await?;
         prepare_resolved(
             &shared.client,
             &d.job,

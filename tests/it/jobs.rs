@@ -267,6 +267,54 @@ async fn a_round_runs_every_dataset_across_two_workspaces_one_task_per_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_datasets_of_one_export_take_turns_from_task_to_download() {
+    let sim = tenant().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let datasets = vec![
+        dataset(
+            "latest",
+            FPA,
+            REVENUE,
+            local(&d.join("latest.parquet"), WriteMode::Replace),
+        ),
+        dataset(
+            "history",
+            FPA,
+            REVENUE,
+            local(&d.join("history"), WriteMode::Append),
+        ),
+    ];
+    let client = admin(&sim);
+    let round = jobs::run_round(&client, &datasets, &RunOptions::default(), &Shutdown::new())
+        .await
+        .unwrap();
+    assert!(
+        round.datasets.iter().all(|r| r.status == Status::Ok),
+        "{round:#?}"
+    );
+    assert_eq!(report(&round, "latest").rows, 3_000);
+    assert_eq!(report(&round, "history").rows, 3_000);
+    // The second task starts only once the first one's file is downloaded whole: every chunk
+    // GET between the two task POSTs, none after the second before its own.
+    let requests = sim.requests();
+    let posts: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.path.ends_with("/tasks"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let chunks = sim.file_content(REVENUE).unwrap().0.chunk_count(16 << 10);
+    let gets_between = requests[posts[0]..posts[1]]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/chunks/"))
+        .count() as u64;
+    assert_eq!(gets_between, chunks);
+    client.logout().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failing_dataset_does_not_stop_the_others_unless_fail_fast() {
     let sim = tenant().await;
     sim.set_export_faults(HEADCOUNT, "task-fail".parse::<FaultSpec>().unwrap())

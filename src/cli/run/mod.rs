@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ColumnConstraint, Table, Width};
 
 use super::GlobalArgs;
 use super::connection::{ConnectionArgs, Context, parse_duration};
@@ -23,6 +25,11 @@ use crate::shutdown::Shutdown;
 use crate::summary::human_bytes;
 
 pub mod file;
+
+/// Widest output cell of the end table (longer paths wrap).
+const OUTPUT_WIDTH: u16 = 60;
+/// Widest error cell of the end table (longer messages wrap).
+const ERROR_WIDTH: u16 = 80;
 
 /// The most datasets at once.
 pub const MAX_PARALLEL: usize = 64;
@@ -198,14 +205,10 @@ async fn rounds(
             Ok(report) => {
                 print_report(&report, args.json, global)?;
                 tracing::info!(
-                    "round {round} ({}) finished in {:.1}s: {} ok, {} unchanged, {} failed",
+                    "round {round} ({}) finished in {:.1}s: {}",
                     report.run_id,
                     report.duration.as_secs_f64(),
-                    report.count(Status::Ok),
-                    report.count(Status::Unchanged),
-                    report.datasets.len()
-                        - report.count(Status::Ok)
-                        - report.count(Status::Unchanged)
+                    tally(&report)
                 );
                 report.interrupted
             }
@@ -223,7 +226,9 @@ async fn rounds(
         let wait = schedule::next_delay(every, t0.elapsed(), fastrand::f64());
         tracing::info!(
             "next round in {} (at {})",
-            humantime::format_duration(Duration::from_secs(wait.as_secs())),
+            humantime::format_duration(Duration::from_millis(
+                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+            )),
             schedule::rfc3339(SystemTime::now() + wait)
         );
         tokio::select! {
@@ -360,20 +365,46 @@ fn print_report(report: &RoundReport, json: bool, global: &GlobalArgs) -> Result
             d.error.clone().unwrap_or_default(),
         ]
     });
-    let table = render_table(
-        &[
-            "dataset", "status", "rows", "bytes", "duration", "output", "error",
-        ],
-        rows,
-    );
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header(vec![
+        "dataset", "status", "rows", "bytes", "duration", "output", "error",
+    ]);
+    for r in rows {
+        table.add_row(r);
+    }
+    // Long paths and errors wrap inside their columns instead of widening the table.
+    let wrap = |w| ColumnConstraint::UpperBoundary(Width::Fixed(w));
+    for (i, w) in [(5, OUTPUT_WIDTH), (6, ERROR_WIDTH)] {
+        if let Some(c) = table.column_mut(i) {
+            c.set_constraint(wrap(w));
+        }
+    }
     write_stdout(&format!(
-        "{table}\nrun {}: {} ok, {} unchanged, {} failed, {} cancelled, {} not run, in {:.1}s",
+        "{table}\nrun {}: {}, in {:.1}s",
         report.run_id,
-        report.count(Status::Ok),
-        report.count(Status::Unchanged),
-        report.count(Status::Failed),
-        report.count(Status::Cancelled),
-        report.count(Status::NotRun),
+        tally(report),
         report.duration.as_secs_f64()
     ))
+}
+
+/// `3 ok, 1 failed`: the count of every status present.
+fn tally(report: &RoundReport) -> String {
+    let parts: Vec<String> = [
+        Status::Ok,
+        Status::Unchanged,
+        Status::Failed,
+        Status::Cancelled,
+        Status::NotRun,
+    ]
+    .into_iter()
+    .filter_map(|s| {
+        let n = report.count(s);
+        (n > 0).then(|| format!("{n} {}", s.as_str()))
+    })
+    .collect();
+    if parts.is_empty() {
+        "no dataset".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
