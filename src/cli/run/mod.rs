@@ -1,6 +1,6 @@
 //! `anaplan-parquet run JOBS.toml`: many exports from one account, once or on a schedule.
 //!
-//! The jobs file ([`file`]) names the connection, defaults and datasets; the library runs them
+//! The jobs file ([`mod@file`]) names the connection, defaults and datasets; the library runs them
 //! ([`crate::jobs`]). The end of each round prints one table (or, with `--json`, one JSON
 //! object on stdout): dataset, status, rows, bytes, duration, output, error.
 
@@ -50,7 +50,7 @@ pub const EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct RunArgs {
-    /// The jobs file (TOML): [connection], [defaults] and one [[dataset]] per export.
+    /// The jobs file (TOML): `[connection]`, `[defaults]` and one `[[dataset]]` per export.
     #[arg(value_name = "JOBS.toml")]
     pub jobs: PathBuf,
 
@@ -95,7 +95,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Connection (flags and environment override the jobs file's [connection]).
+    /// Connection (flags and environment override the jobs file's `[connection]`).
     #[command(flatten)]
     pub connection: Box<ConnectionArgs>,
 }
