@@ -189,7 +189,7 @@ impl DatasetReport {
             bytes: 0,
             input_bytes: 0,
             duration: Duration::ZERO,
-            output: d.output.output.clone(),
+            output: shown_output(&d.output.output),
             location: None,
             manifest: None,
             error: None,
@@ -255,6 +255,27 @@ fn signal_name<S: serde::Serializer>(sig: &Option<Signal>, s: S) -> Result<S::Ok
     match sig {
         Some(sig) => s.serialize_str(&sig.to_string()),
         None => s.serialize_none(),
+    }
+}
+
+/// An output as given, for reports: a URL loses any password and query string (a SAS token).
+fn shown_output(output: &str) -> String {
+    match url::Url::parse(output) {
+        Ok(mut u) if output.contains("://") => {
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        _ => output.to_owned(),
+    }
+}
+
+/// A destination for reports: its file or dataset prefix, without the mode.
+fn where_to(d: &Destination) -> String {
+    let text = d.describe();
+    match text.strip_suffix(" (append)") {
+        Some(t) => t.to_owned(),
+        None => text,
     }
 }
 
@@ -551,7 +572,7 @@ async fn run_one(shared: &Shared, d: &Dataset, names: Resolved) -> DatasetReport
         names.export.name,
         names.model.name,
         names.workspace.name,
-        d.output.output
+        shown_output(&d.output.output)
     );
     let run = RunContext {
         progress: Progress::new(),
@@ -591,7 +612,7 @@ async fn attempt(
     report: &mut DatasetReport,
 ) -> Result<()> {
     let destination = Destination::from_options(&d.output)?.with_progress(run.progress.clone());
-    report.output = destination.describe();
+    report.output = where_to(&destination);
     // A destination that cannot be written fails the dataset before its task runs.
     destination.check().await?;
     let previous = if shared.skip_unchanged {
@@ -806,7 +827,7 @@ pub async fn check(client: &AnaplanClient, datasets: &[Dataset]) -> Result<Check
             workspace: None,
             model: None,
             export: None,
-            output: d.output.output.clone(),
+            output: shown_output(&d.output.output),
         };
         let mut problem = |e: &Error| {
             checked.ok = false;
@@ -828,7 +849,7 @@ pub async fn check(client: &AnaplanClient, datasets: &[Dataset]) -> Result<Check
                 if let Err(e) = dest.check().await {
                     problem(&e);
                 }
-                checked.output = dest.describe();
+                checked.output = where_to(&dest);
             }
             Err(e) => problem(&e),
         }
@@ -857,6 +878,22 @@ mod tests {
             .collect();
         assert_eq!(order, ["a", "d", "e", "b", "f", "c"]);
         assert!(interleave_by_model(Vec::<(u8, u8)>::new(), |_| String::new()).is_empty());
+    }
+
+    #[test]
+    fn outputs_are_shown_without_secrets() {
+        for (given, shown) in [
+            ("out/x.parquet", "out/x.parquet"),
+            ("s3://bucket/x.parquet", "s3://bucket/x.parquet"),
+            ("az://c/x.parquet?sig=s3cr3t&se=2030", "az://c/x.parquet"),
+            (
+                "s3://user:s3cr3t@bucket/x.parquet",
+                "s3://user@bucket/x.parquet",
+            ),
+            ("C:/data/x.parquet", "C:/data/x.parquet"),
+        ] {
+            assert_eq!(shown_output(given), shown, "{given}");
+        }
     }
 
     #[test]
