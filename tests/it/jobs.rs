@@ -922,6 +922,35 @@ async fn every_repeats_until_sigterm_and_stops_cleanly() {
                 .any(|e| e.state == "CANCELLING" || e.state == "CANCELLED")
         );
         assert!(dir_entries(&o).is_empty(), "{:?}", dir_entries(&o));
+
+        // A failed round (the sign-in is refused) does not end the schedule.
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_anaplan-parquet"))
+            .env_clear()
+            .env("JOBS_PW", "wrong-password")
+            .arg("run")
+            .arg(&jobs)
+            .args(["--every", "1s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut log = Vec::new();
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.contains("round 2 failed");
+            log.push(line);
+            if done {
+                break;
+            }
+        }
+        terminate(child.id());
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+        let log = log.join("\n");
+        assert!(
+            log.contains("round 1 failed: authentication failed"),
+            "{log}"
+        );
+        assert!(!log.contains("wrong-password"), "{log}");
     })
     .await
     .unwrap();
