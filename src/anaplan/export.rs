@@ -129,6 +129,22 @@ pub async fn prepare(
     let workspace = client.find_workspace(&job.workspace).await?;
     let model = client.find_model(&workspace, &job.model).await?;
     let export = client.find_export(&workspace, &model, &job.export).await?;
+    prepare_resolved(client, job, workspace, model, export, run, on_event).await
+}
+
+/// Steps 2 and 3 of [`prepare`] for names already resolved (a jobs run resolves the names of
+/// every dataset once, then runs the tasks one model at a time): read the export's metadata,
+/// run (or adopt) the task and check its outcome. `job`'s workspace, model and export names
+/// are not used.
+pub async fn prepare_resolved(
+    client: &AnaplanClient,
+    job: &ExportJob,
+    workspace: Workspace,
+    model: Model,
+    export: Export,
+    run: &RunContext,
+    on_event: &(dyn Fn(ExportEvent<'_>) + Send + Sync),
+) -> Result<PreparedExport> {
     on_event(ExportEvent::Resolved {
         workspace: &workspace,
         model: &model,

@@ -5,6 +5,7 @@ mod convert;
 mod engine;
 mod export;
 mod generate;
+mod jobs;
 mod simulator;
 mod storage;
 mod support;
