@@ -324,6 +324,32 @@ pub async fn run_export(
     // A destination that cannot be written fails the run before the export task runs.
     destination.check().await?;
     let prepared = prepare(client, job, run, on_event).await?;
+    let (source, options) = download_plan(client, job, &prepared, options, run).await?;
+    let chunks = source.chunk_count();
+    on_event(ExportEvent::Downloading { chunks });
+    let mut summary = engine::convert(&source, destination, &options, run).await?;
+    merge_retries(&mut summary.retries, client.retry_stats().counts());
+    Ok(ExportReport {
+        summary,
+        workspace: prepared.workspace,
+        model: prepared.model,
+        export: prepared.export,
+        metadata: prepared.metadata,
+        task_id: prepared.task_id,
+        chunks,
+    })
+}
+
+/// What downloading a prepared export needs: its file's chunks as a [`Source`](crate::source::Source)
+/// and the engine options completed from the export's metadata. An empty file (no chunks) is
+/// fine when the metadata names the columns (a zero-row Parquet file), an error otherwise.
+pub async fn download_plan(
+    client: &AnaplanClient,
+    job: &ExportJob,
+    prepared: &PreparedExport,
+    options: EngineOptions,
+    run: &RunContext,
+) -> Result<(ExportSource, EngineOptions)> {
     let source = ExportSource::list(
         client.clone(),
         prepared.file.clone(),
@@ -336,8 +362,7 @@ pub async fn run_export(
         prepared.export.name, prepared.model.name
     ));
     let chunks = source.chunk_count();
-    on_event(ExportEvent::Downloading { chunks });
-    let options = engine_options(&prepared, options, job.dialect_from_metadata);
+    let options = engine_options(prepared, options, job.dialect_from_metadata);
     if chunks == 0 {
         if options.schema.fallback_header.is_none() {
             return Err(Error::ExportFailed(format!(
@@ -355,17 +380,7 @@ pub async fn run_export(
             source.concurrency()
         );
     }
-    let mut summary = engine::convert(&source, destination, &options, run).await?;
-    merge_retries(&mut summary.retries, client.retry_stats().counts());
-    Ok(ExportReport {
-        summary,
-        workspace: prepared.workspace,
-        model: prepared.model,
-        export: prepared.export,
-        metadata: prepared.metadata,
-        task_id: prepared.task_id,
-        chunks,
-    })
+    Ok((source, options))
 }
 
 /// Adds `more` retry counts into `into`, summing equal reasons.

@@ -47,12 +47,11 @@ use tracing::Instrument;
 
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::discovery::{Named, resolve};
-use crate::anaplan::export::{ExportJob, engine_options, prepare_resolved};
+use crate::anaplan::export::{ExportJob, download_plan, prepare_resolved};
 use crate::anaplan::model::{Export, Model, Workspace};
 use crate::destination::{Destination, DestinationOptions, WriteMode};
 use crate::engine::{self, EngineOptions, RunContext};
 use crate::error::{Error, ExitClass, Result, Signal};
-use crate::fetch::ExportSource;
 use crate::progress::Progress;
 use crate::shutdown::Shutdown;
 use crate::summary::human_bytes;
@@ -659,31 +658,9 @@ async fn attempt(
     };
     report.task_id = Some(prepared.task_id.clone());
 
-    let source = ExportSource::list(
-        shared.client.clone(),
-        prepared.file.clone(),
-        d.job.concurrency,
-        run.progress.clone(),
-    )
-    .await?
-    .with_budget(Arc::clone(&shared.budget))
-    .with_name(format!(
-        "Anaplan export {:?} of model {:?}",
-        prepared.export.name, prepared.model.name
-    ));
-    let chunks = source.chunk_count();
-    let options = engine_options(&prepared, d.engine.clone(), d.job.dialect_from_metadata);
-    if chunks == 0 && options.schema.fallback_header.is_none() {
-        return Err(Error::ExportFailed(format!(
-            "export {:?} produced an empty file (no chunks) and its metadata names no columns: \
-             there is nothing to write",
-            prepared.export.name
-        )));
-    }
-    tracing::info!(
-        "downloading {chunks} chunks, {} at a time",
-        source.concurrency()
-    );
+    let (source, options) =
+        download_plan(&shared.client, &d.job, &prepared, d.engine.clone(), run).await?;
+    let source = source.with_budget(Arc::clone(&shared.budget));
     let source = HashingSource::new(source, previous);
     let summary = match engine::convert(&source, &destination, &options, run).await {
         Ok(s) => s,
