@@ -647,6 +647,10 @@ struct DecodeStage {
     /// (raw offset, chunk) where each labelled piece starts.
     chunks: Vec<(u64, u64)>,
     raw_offset: u64,
+    /// (decoded offset, chunk) where the text of each labelled piece starts: the chunk of a
+    /// decoder error when decoded offsets are not raw offsets (encodings other than UTF-8).
+    decoded_chunks: Vec<(u64, u64)>,
+    decoded_offset: u64,
     utf8: bool,
     total_rows: u64,
     /// The encoder went away; its stage or the destination reports why.
@@ -687,6 +691,8 @@ impl DecodeStage {
             metadata: Vec::new(),
             chunks: Vec::new(),
             raw_offset: 0,
+            decoded_chunks: Vec::new(),
+            decoded_offset: 0,
             utf8: options.csv.encoding == InputEncoding::Utf8,
             total_rows: 0,
             stopped: false,
@@ -730,6 +736,7 @@ impl DecodeStage {
                 Msg::Piece(piece) => {
                     if let Some(c) = piece.chunk {
                         self.chunks.push((self.raw_offset, c));
+                        self.decoded_chunks.push((self.decoded_offset, c));
                     }
                     self.raw_offset += piece.data.len() as u64;
                     let out = transcoder.feed(&piece.data);
@@ -768,6 +775,7 @@ impl DecodeStage {
     ) -> Result<()> {
         let skipped = transcoder.skipped();
         for part in &out.parts {
+            self.decoded_offset += part.len() as u64;
             let mut rest: &[u8] = part;
             while !rest.is_empty() {
                 let used = decoder
@@ -794,20 +802,22 @@ impl DecodeStage {
         Ok(())
     }
 
-    /// Maps a decoder error's position to the raw input (bytes, chunk).
+    /// Maps a decoder error's position to the raw input (bytes, chunk). For encodings other
+    /// than UTF-8 the raw byte is unknown, but the chunk whose text holds it is not.
     fn data_error(&self, mut e: DataError, skipped: u64) -> Error {
-        e.position.byte = if self.utf8 {
-            e.position.byte.map(|b| b + skipped)
+        let decoded = e.position.byte;
+        if self.utf8 {
+            e.position.byte = decoded.map(|b| b + skipped);
+            e.position.chunk = e.position.byte.and_then(|b| self.chunk_of(b));
         } else {
-            None
-        };
-        e.position.chunk = e.position.byte.and_then(|b| self.chunk_of(b));
+            e.position.byte = None;
+            e.position.chunk = decoded.and_then(|b| chunk_at(&self.decoded_chunks, b));
+        }
         e.into()
     }
 
     fn chunk_of(&self, raw: u64) -> Option<u64> {
-        let idx = self.chunks.partition_point(|&(start, _)| start <= raw);
-        idx.checked_sub(1).map(|i| self.chunks[i].1)
+        chunk_at(&self.chunks, raw)
     }
 
     fn take_header(&mut self, decoder: &CsvDecoder, options: &EngineOptions) {
@@ -1158,6 +1168,12 @@ impl DecodeStage {
         }
         out
     }
+}
+
+/// The chunk of the last piece starting at or before `offset`, in (start, chunk) pairs.
+fn chunk_at(starts: &[(u64, u64)], offset: u64) -> Option<u64> {
+    let idx = starts.partition_point(|&(start, _)| start <= offset);
+    idx.checked_sub(1).map(|i| starts[i].1)
 }
 
 /// Statistics for values that all fitted `ty`: the starting point of a scan after a widening.
