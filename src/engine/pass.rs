@@ -637,6 +637,9 @@ struct DecodeStage {
     forced: bool,
     /// Per column: non-null values converted so far (seeds statistics after a widening).
     non_null: Vec<u64>,
+    /// Per column: integers converted that a float cannot hold exactly (an int64 column that
+    /// holds one cannot widen to float64; inference counts them as text).
+    inexact_ints: Vec<u64>,
     /// Per column: the first value that did not fit after the sample.
     misfits: Vec<Option<Widening>>,
     widenings: Vec<Widening>,
@@ -684,6 +687,7 @@ impl DecodeStage {
             plan: forced,
             schema: None,
             non_null: Vec::new(),
+            inexact_ints: Vec::new(),
             misfits: Vec::new(),
             widenings: Vec::new(),
             widen_to: None,
@@ -841,6 +845,7 @@ impl DecodeStage {
             .collect();
         self.stats = vec![ColumnStats::default(); header.len()];
         self.non_null = vec![0; header.len()];
+        self.inexact_ints = vec![0; header.len()];
         self.misfits = vec![None; header.len()];
         self.header = Some(header);
     }
@@ -966,6 +971,17 @@ impl DecodeStage {
         }
         for (j, array) in columns.iter().enumerate() {
             self.non_null[j] += (array.len() - array.null_count()) as u64;
+            if plan.columns[j].ty == ColumnType::Int64 {
+                let text = &batch.columns[j];
+                // Up to 15 characters, an integer always fits a float.
+                self.inexact_ints[j] += (0..text.len())
+                    .filter(|&r| {
+                        text.is_valid(r)
+                            && text.value(r).len() > 15
+                            && !classify(text.value(r)).contains(ColumnType::Float64)
+                    })
+                    .count() as u64;
+            }
         }
         if let Some((src, _)) = &plan.value_number {
             columns.push(number_column(&batch.columns[*src]));
@@ -985,7 +1001,7 @@ impl DecodeStage {
         let plan = self.plan.as_ref().expect("plan while encoding");
         for (j, planned) in plan.columns.iter().enumerate() {
             if self.inferred[j] {
-                self.stats[j] = seeded_stats(planned.ty, self.non_null[j]);
+                self.stats[j] = seeded_stats(planned.ty, self.non_null[j], self.inexact_ints[j]);
             }
         }
     }
@@ -1177,8 +1193,10 @@ fn chunk_at(starts: &[(u64, u64)], offset: u64) -> Option<u64> {
 }
 
 /// Statistics for values that all fitted `ty`: the starting point of a scan after a widening.
-fn seeded_stats(ty: ColumnType, non_null: u64) -> ColumnStats {
+/// `inexact_ints`: how many of them are integers a float cannot hold (text to inference).
+fn seeded_stats(ty: ColumnType, non_null: u64, inexact_ints: u64) -> ColumnStats {
     let fits = match ty {
+        ColumnType::Int64 if inexact_ints > 0 => Fits::NONE.with(ColumnType::Int64),
         ColumnType::Int64 => Fits::NONE.with(ColumnType::Int64).with(ColumnType::Float64),
         ColumnType::Utf8 => Fits::NONE,
         other => Fits::NONE.with(other),
@@ -1189,7 +1207,8 @@ fn seeded_stats(ty: ColumnType, non_null: u64) -> ColumnStats {
         ..ColumnStats::default()
     };
     match ty {
-        ColumnType::Int64 | ColumnType::Float64 => s.numeric = non_null,
+        ColumnType::Int64 => s.numeric = non_null - inexact_ints,
+        ColumnType::Float64 => s.numeric = non_null,
         ColumnType::Boolean => s.boolean = non_null,
         ColumnType::Date32 | ColumnType::Timestamp => s.temporal = non_null,
         ColumnType::Utf8 => {}
