@@ -164,6 +164,16 @@ fn generated() -> &'static HashMap<&'static str, Arc<Vec<u8>>> {
             rows.push_str("Actual,Units,1\n");
         }
         g.insert("unterminated_after_rows", Arc::new(rows.into_bytes()));
+
+        let mut late = String::from("Line Items,Value\n");
+        for i in 0..110_007 {
+            late.push_str(&match i {
+                5 => "Big,123456789012345672\n".to_owned(),
+                110_006 => "Late,0.5\n".to_owned(),
+                i => format!("Units,{i}\n"),
+            });
+        }
+        g.insert("inexact_int_then_decimal_late", Arc::new(late.into_bytes()));
         g
     })
 }
@@ -210,6 +220,15 @@ fn check_generated(name: &str, t: &Table) {
                     (0..16).map(|r| Some(long_value(r, j))).collect();
                 assert_eq!(t.strings(&format!("f{}", j + 1)), expected, "column {j}");
             }
+        }
+        "inexact_int_then_decimal_late" => {
+            let values = t.strings("Value");
+            let numbers = t.strings("Value_number");
+            assert_eq!(values[4].as_deref(), Some("4"));
+            assert_eq!(numbers[4].as_deref(), Some("4.0"));
+            assert_eq!(values[5].as_deref(), Some("123456789012345672"));
+            assert_eq!(values[110_006].as_deref(), Some("0.5"));
+            assert_eq!(numbers[110_006].as_deref(), Some("0.5"));
         }
         other => panic!("no checks for generated case {other}"),
     }
