@@ -452,6 +452,7 @@ fn clone_error(e: &Error) -> Error {
         Error::Usage(m) => Error::Usage(m.clone()),
         Error::SchemaMismatch(m) => Error::SchemaMismatch(m.clone()),
         Error::Cancelled(s) => Error::Cancelled(*s),
+        Error::Internal(m) => Error::Internal(m.clone()),
         Error::Io { context, source } => Error::Io {
             context: context.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
