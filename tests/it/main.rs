@@ -2,6 +2,7 @@
 
 mod client;
 mod convert;
+mod corpus;
 mod engine;
 mod export;
 mod generate;
