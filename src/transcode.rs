@@ -2,8 +2,9 @@
 //!
 //! Pieces may cut a multi-byte character anywhere (Anaplan chunks are cut at arbitrary byte
 //! offsets); the few bytes of an incomplete character are carried to the next piece. UTF-8
-//! input is validated and passed through without copying; a leading byte-order mark is removed
-//! in every encoding. A NUL character is refused: CSV text never holds one, and a file full of
+//! input is validated and passed through without copying; a leading byte-order mark of the
+//! declared encoding is removed (UTF-8 and UTF-16LE; Latin-1 and Windows-1252 have none, so a
+//! UTF-8 mark in a file declared as either is text, as the declaration says). A NUL character is refused: CSV text never holds one, and a file full of
 //! them is almost always UTF-16 read as UTF-8.
 //!
 //! On bad input [`Transcoder::feed`] still returns the valid UTF-8 that precedes the error, so
