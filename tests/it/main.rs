@@ -4,6 +4,7 @@ mod client;
 mod convert;
 mod engine;
 mod export;
+mod faults;
 mod generate;
 mod simulator;
 mod storage;
