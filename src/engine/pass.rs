@@ -547,54 +547,75 @@ async fn upload_stage(
     shutdown: &Shutdown,
     failure: &Failure,
 ) -> Option<Written> {
-    let mut writer = None;
+    /// What one message led to.
+    enum Step {
+        Continue,
+        /// Everything is at the destination but for publishing it.
+        Ready,
+        Failed(Error),
+        /// The input ended early, or a stop was asked for while waiting on the destination.
+        Stopped,
+    }
+    let mut writer: Option<crate::destination::DestinationWriter> = None;
     loop {
         let msg = tokio::select! {
             () = shutdown.triggered() => None,
             msg = rx.recv() => msg,
         };
-        let step: Result<bool> = match msg {
+        // Every wait on the destination gives way to a stop: a slow destination must not hold
+        // up a signal (the writer's waits are cancel-safe, and it is aborted below).
+        let step = match msg {
             Some(Output::Begin(schema)) => match destination {
-                Some(d) => match d.begin(&schema).await {
-                    Ok(w) => {
-                        writer = Some(w);
-                        Ok(false)
-                    }
-                    Err(e) => Err(e),
+                Some(d) => tokio::select! {
+                    () = shutdown.triggered() => Step::Stopped,
+                    begun = d.begin(&schema) => match begun {
+                        Ok(w) => {
+                            writer = Some(w);
+                            Step::Continue
+                        }
+                        Err(e) => Step::Failed(e),
+                    },
                 },
-                None => Err(Error::Internal("output without a destination".into())),
+                None => Step::Failed(Error::Internal("output without a destination".into())),
             },
             Some(Output::Data(bytes)) => match writer.as_mut() {
                 Some(w) => {
                     let n = bytes.len() as u64;
-                    let r = w.write(bytes).await;
-                    run.progress.add_bytes_out(n);
-                    r.map(|()| false)
+                    tokio::select! {
+                        () = shutdown.triggered() => Step::Stopped,
+                        r = w.write(bytes) => match r {
+                            Ok(()) => {
+                                run.progress.add_bytes_out(n);
+                                Step::Continue
+                            }
+                            Err(e) => Step::Failed(e),
+                        },
+                    }
                 }
-                None => Err(Error::Internal(
+                None => Step::Failed(Error::Internal(
                     "output before the destination opened".into(),
                 )),
             },
-            Some(Output::End) => Ok(true),
-            None => {
-                if let Some(w) = writer.take()
-                    && let Err(e) = w.abort().await
-                {
-                    tracing::warn!("could not clean up the abandoned output: {e}");
-                }
-                if run.shutdown.is_triggered() {
-                    failure.set(run.shutdown.error());
-                }
-                return None;
-            }
+            Some(Output::End) => match writer.as_mut() {
+                Some(w) => tokio::select! {
+                    () = shutdown.triggered() => Step::Stopped,
+                    r = w.prepare_finish() => match r {
+                        Ok(()) => Step::Ready,
+                        Err(e) => Step::Failed(e),
+                    },
+                },
+                None => Step::Failed(Error::Internal("end of output without a file".into())),
+            },
+            None => Step::Stopped,
         };
         match step {
-            Ok(false) => {}
-            Ok(true) => {
+            Step::Continue => {}
+            Step::Ready => {
                 let Some(w) = writer.take() else {
                     failure.set(Error::Internal("end of output without a file".into()));
                     return None;
                 };
+                // Publishing is the commit point: a rename, or one request.
                 return match w.finish().await {
                     Ok(written) => Some(written),
                     Err(e) => {
@@ -604,13 +625,24 @@ async fn upload_stage(
                     }
                 };
             }
-            Err(e) => {
+            Step::Failed(e) => {
                 failure.set(e);
                 shutdown.stop();
                 if let Some(w) = writer.take()
                     && let Err(e) = w.abort().await
                 {
                     tracing::warn!("could not clean up the abandoned output: {e}");
+                }
+                return None;
+            }
+            Step::Stopped => {
+                if let Some(w) = writer.take()
+                    && let Err(e) = w.abort().await
+                {
+                    tracing::warn!("could not clean up the abandoned output: {e}");
+                }
+                if run.shutdown.is_triggered() {
+                    failure.set(run.shutdown.error());
                 }
                 return None;
             }
