@@ -541,7 +541,7 @@ async fn tokens_expiring_mid_download_leave_the_output_identical() {
 }
 
 /// Rows that make a Parquet file of about 6 MiB uncompressed: two multipart-upload parts.
-const S3_ROWS: u64 = 450_000;
+pub const S3_ROWS: u64 = 450_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_part_uploads_failing_leave_the_object_identical() {

@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per area.
 
+mod cancel;
 mod client;
 mod convert;
 mod engine;
