@@ -27,6 +27,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::retry::{Failure, FailureKind, GiveUp, RetryConfig, RetryState, RetryStats};
 use crate::secret::Secret;
+use crate::shutdown::Shutdown;
 
 pub mod auth;
 pub mod discovery;
@@ -145,6 +146,8 @@ struct Inner {
     stats: RetryStats,
     page_size: Option<u32>,
     tokens: tokio::sync::Mutex<auth::TokenState>,
+    /// Calls give up (as [`Error::Cancelled`]) once this is triggered.
+    shutdown: std::sync::Mutex<Option<Shutdown>>,
 }
 
 /// How a call authenticates.
@@ -167,6 +170,20 @@ pub(crate) struct Call {
     /// What the call does, for messages (`list the models of workspace X`).
     pub what: String,
     pub auth: CallAuth,
+    /// Whether a stop request ([`AnaplanClient::stop_on`]) ends the call early.
+    pub interrupt: Interrupt,
+}
+
+/// Where a stop request may end a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    /// Anywhere: while a request is in flight or between attempts (reads).
+    Anywhere,
+    /// Only before an attempt and while waiting to retry: a request that may change something
+    /// in Anaplan (starting a task) is never cut off with its outcome unknown.
+    BetweenAttempts,
+    /// Never: the calls made while stopping (cancelling a task, logging out).
+    Never,
 }
 
 impl Call {
@@ -178,6 +195,7 @@ impl Call {
             idempotent: true,
             what: what.into(),
             auth: CallAuth::Api,
+            interrupt: Interrupt::Anywhere,
         }
     }
 }
@@ -248,6 +266,7 @@ impl AnaplanClient {
                 stats: RetryStats::new(),
                 page_size: config.page_size,
                 tokens: tokio::sync::Mutex::new(auth::TokenState::default()),
+                shutdown: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -265,6 +284,29 @@ impl AnaplanClient {
     /// The retry policy.
     pub fn retry_config(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// From now on (for every clone), calls give up with [`Error::Cancelled`] once `shutdown`
+    /// is triggered, instead of finishing their request or waiting out a retry (a `Retry-After`
+    /// may ask for minutes). Starting a task is never cut off mid-request; cancelling a task
+    /// and logging out still go through.
+    pub fn stop_on(&self, shutdown: &Shutdown) {
+        *self
+            .inner
+            .shutdown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shutdown.clone());
+    }
+
+    fn stop_signal(&self, interrupt: Interrupt) -> Option<Shutdown> {
+        if interrupt == Interrupt::Never {
+            return None;
+        }
+        self.inner
+            .shutdown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// `{api}/{version}/{segments...}`.
@@ -302,7 +344,13 @@ impl AnaplanClient {
     pub(crate) async fn call_raw(&self, call: &Call) -> Result<Reply, CallError> {
         let mut state = RetryState::new(&self.inner.retry);
         let mut reauthenticated = false;
+        let stop = self.stop_signal(call.interrupt);
         loop {
+            if let Some(stop) = &stop
+                && stop.is_triggered()
+            {
+                return Err(CallError::Fatal(stop.error()));
+            }
             let (header, generation) = match &call.auth {
                 CallAuth::Header(h) => (h.clone(), None),
                 CallAuth::Api => {
@@ -317,7 +365,16 @@ impl AnaplanClient {
                     }
                 }
             };
-            let failure = match self.attempt(call, &header).await {
+            let attempt = self.attempt(call, &header);
+            let outcome = match &stop {
+                Some(stop) if call.interrupt == Interrupt::Anywhere => tokio::select! {
+                    biased;
+                    () = stop.triggered() => return Err(CallError::Fatal(stop.error())),
+                    outcome = attempt => outcome,
+                },
+                _ => attempt.await,
+            };
+            let failure = match outcome {
                 Ok(reply) => return Ok(reply),
                 Err(f) => f,
             };
@@ -345,7 +402,13 @@ impl AnaplanClient {
                         self.inner.retry.max_retries,
                         delay.as_secs_f64()
                     );
-                    tokio::time::sleep(delay).await;
+                    match &stop {
+                        Some(stop) => tokio::select! {
+                            () = stop.triggered() => return Err(CallError::Fatal(stop.error())),
+                            () = tokio::time::sleep(delay) => {}
+                        },
+                        None => tokio::time::sleep(delay).await,
+                    }
                 }
                 Err(why) => {
                     return Err(CallError::GaveUp {
