@@ -286,3 +286,31 @@ async fn a_signal_while_convert_reads_a_slow_pipe_leaves_no_spool_file() {
         assert_eq!(std::fs::read(&out).unwrap(), old, "{case}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_anaplan_asks_to_wait_stops_at_once() {
+    // Every API call is answered 429 with a long Retry-After: the client is waiting in a retry
+    // during discovery, before any task exists.
+    let mut config = sim::tenant(2_000, 16 << 10, 74);
+    config.faults = "rate-limit=1,retry-after=60s".parse().unwrap();
+    let sim = Arc::new(sim::start(config).await);
+    let dir = tempdir();
+    let tmp = tempdir();
+    let out = dir.path().join("out.parquet");
+    let mut cmd = command(&sim.base_url(), PASSWORD, tmp.path());
+    cmd.args(export_args(MAIN_EXPORT, out.to_str().unwrap()));
+    let s = Arc::clone(&sim);
+    let (run, stopped_in) = interrupt(&mut cmd, "INT", "a 429", move || {
+        s.requests().iter().any(|r| r.status == 429)
+    })
+    .await;
+    assert_stopped(
+        &run,
+        stopped_in,
+        130,
+        "SIGINT",
+        "SIGINT while waiting out a 429",
+    );
+    assert!(sim.task_log().is_empty(), "no task was started");
+    assert!(dir_entries(dir.path()).is_empty());
+}
