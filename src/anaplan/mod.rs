@@ -504,6 +504,10 @@ pub(crate) fn call_error(what: &str, e: CallError) -> Error {
                 suffix(&failure.detail)
             )),
             FailureKind::Status { .. } => Error::Api(format!("{what}: {failure}")),
+            FailureKind::Certificate => Error::Usage(format!(
+                "{what}: the server's TLS certificate cannot be verified ({failure}); check \
+                 --api-url and --auth-url, or the proxy between here and Anaplan"
+            )),
             FailureKind::Other => Error::Internal(format!("{what}: {failure}")),
             _ => Error::RetriesExhausted(format!("{what}: {failure}")),
         },
