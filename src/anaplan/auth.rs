@@ -7,8 +7,8 @@
 //!   in seconds followed by random bytes.
 //!
 //! One token serves the whole run. The client refreshes it (`/token/refresh`) when little
-//! of its life is left, signs in again when it has expired, and signs in again at most once
-//! for a request that got a 401 — single-flight: requests that fail together wait behind one
+//! of its life is left, signs in again when it has expired, and signs in again when a request
+//! gets a 401 (at most three times for one request) — single-flight: requests that fail together wait behind one
 //! lock for one new token instead of each signing in (token generations tell whether another
 //! request already replaced the token). [`AnaplanClient::logout`] ends the session. Tokens
 //! only live in [`Secret`]s.

@@ -222,6 +222,12 @@ pub(crate) enum CallError {
     Fatal(Error),
 }
 
+/// How many times one call may meet a 401 and sign in again (or take the token another call
+/// just got). More than once: with many requests in flight, the new token can itself be
+/// rejected (expired or revoked again) before this call's retry reaches Anaplan. Bad
+/// credentials still end the call at the first failed sign-in.
+const MAX_REAUTHENTICATIONS: u32 = 3;
+
 /// The User-Agent sent on every request.
 const AGENT: &str = concat!("anaplan-parquet/", env!("CARGO_PKG_VERSION"));
 
@@ -343,7 +349,7 @@ impl AnaplanClient {
     /// Sends a call with retries, keeping the failure when it gives up.
     pub(crate) async fn call_raw(&self, call: &Call) -> Result<Reply, CallError> {
         let mut state = RetryState::new(&self.inner.retry);
-        let mut reauthenticated = false;
+        let mut reauthentications = 0;
         let stop = self.stop_signal(call.interrupt);
         loop {
             if let Some(stop) = &stop
@@ -380,9 +386,9 @@ impl AnaplanClient {
             };
             if failure.kind.status() == Some(401)
                 && let Some(generation) = generation
-                && !reauthenticated
+                && reauthentications < MAX_REAUTHENTICATIONS
             {
-                reauthenticated = true;
+                reauthentications += 1;
                 tracing::info!(
                     "{}: the token was rejected (401); signing in again",
                     call.what
