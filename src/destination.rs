@@ -1281,6 +1281,13 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
                     .as_deref(),
                 "AWS_ALLOW_HTTP=true",
             )?;
+            warn_if_unverified(
+                b.get_config_value(&AmazonS3ConfigKey::Client(
+                    ClientConfigKey::AllowInvalidCertificates,
+                ))
+                .as_deref(),
+                &display,
+            );
             let s = b
                 .with_retry(retry)
                 .with_http_connector(connector)
@@ -1313,6 +1320,13 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
                     .as_deref(),
                 "allow_http=true",
             )?;
+            warn_if_unverified(
+                b.get_config_value(&GoogleConfigKey::Client(
+                    ClientConfigKey::AllowInvalidCertificates,
+                ))
+                .as_deref(),
+                &display,
+            );
             let s = b
                 .with_retry(retry)
                 .with_http_connector(connector)
@@ -1338,6 +1352,13 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
             if options.allow_http {
                 b = b.with_config(AzureConfigKey::Client(ClientConfigKey::AllowHttp), "true");
             }
+            warn_if_unverified(
+                b.get_config_value(&AzureConfigKey::Client(
+                    ClientConfigKey::AllowInvalidCertificates,
+                ))
+                .as_deref(),
+                &display,
+            );
             let emulator = b.get_config_value(&AzureConfigKey::UseEmulator);
             if emulator.as_deref() != Some("true") {
                 check_plain_http(
@@ -1372,6 +1393,24 @@ fn build_store_target(url: &Url, options: &DestinationOptions) -> Result<Target>
         base,
         observer,
     })
+}
+
+/// TLS certificates are verified unless `allow_invalid_certificates` (a storage option or its
+/// environment variable) turns it off; then every run says so, loudly.
+fn warn_if_unverified(allow_invalid_certificates: Option<&str>, location: &str) {
+    let off = allow_invalid_certificates.is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "on" | "yes" | "y"
+        )
+    });
+    if off {
+        tracing::warn!(
+            "TLS certificate verification is OFF for {location} (allow_invalid_certificates): \
+             anyone between here and the storage service can read and change the data and \
+             the credentials; use it only against a test server"
+        );
+    }
 }
 
 fn unknown_option(o: &StorageOption, backend: &str) -> Error {
@@ -1792,6 +1831,10 @@ fn retries_in(text: &str) -> Option<u64> {
 }
 
 fn is_transient(e: &(dyn std::error::Error + 'static), text: &str) -> bool {
+    // A certificate that cannot be verified will not become valid by trying again.
+    if text.contains("invalid peer certificate") {
+        return false;
+    }
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(h) = err.downcast_ref::<HttpError>() {
