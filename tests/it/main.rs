@@ -7,6 +7,7 @@ mod engine;
 mod export;
 mod faults;
 mod generate;
+mod secrets;
 mod simulator;
 mod storage;
 mod support;
