@@ -176,6 +176,14 @@ async fn no_secret_shows_at_vv_through_successes_and_failures() {
     assert_eq!(r.summary()["rows"], 3_000);
     ran.push(("success with 401s mid-run, to S3", r));
 
+    // 1b. The same with every crate at trace level (RUST_LOG beats -vv).
+    let mut cmd = command(&url, PW, tmp.path());
+    cmd.arg("-vv")
+        .env("RUST_LOG", "trace")
+        .args(export_args(MAIN_EXPORT, "s3://lake/ok.parquet"));
+    with_s3(&mut cmd, &s3);
+    ran.push(("success, RUST_LOG=trace", run(&mut cmd, limit).await));
+
     // 2. A wrong password.
     let mut cmd = command(&url, WRONG_PW, tmp.path());
     cmd.arg("-vv").args(export_args(
@@ -239,7 +247,7 @@ async fn no_secret_shows_at_vv_through_successes_and_failures() {
     sim.set_export_faults(MAIN_EXPORT, FaultSpec::default())
         .unwrap();
 
-    let expected = [0, 3, 7, 6, 0, 2, 4, 7];
+    let expected = [0, 0, 3, 7, 6, 0, 2, 4, 7];
     let secrets = secrets(&sim);
     assert!(
         secrets
