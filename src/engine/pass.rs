@@ -24,7 +24,9 @@ use parquet::file::properties::WriterProperties;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::{BATCH_ROWS, EngineOptions, InferRows, Inference, InputEncoding, RunContext};
+use super::{
+    BATCH_ROWS, EngineOptions, InferRows, Inference, InputEncoding, MAX_SAMPLE_BYTES, RunContext,
+};
 use crate::decode::{CsvDecoder, TextBatch};
 use crate::destination::{Destination, Written};
 use crate::encode::{EncodeError, Output, ParquetEncoder, writer_properties};
@@ -662,6 +664,8 @@ struct DecodeStage {
     sample: Vec<TextBatch>,
     sample_limit: usize,
     sample_rows_seen: u64,
+    /// Bytes of text held in `sample`.
+    sample_bytes: usize,
     stats: Vec<ColumnStats>,
     plan: Option<Plan>,
     schema: Option<SchemaRef>,
@@ -707,6 +711,7 @@ impl DecodeStage {
             sample: Vec::new(),
             sample_limit,
             sample_rows_seen: 0,
+            sample_bytes: 0,
             stats: Vec::new(),
             forced: forced.is_some(),
             plan: forced,
@@ -884,8 +889,15 @@ impl DecodeStage {
                     }
                 }
                 self.sample_rows_seen += n as u64;
+                self.sample_bytes += batch
+                    .columns
+                    .iter()
+                    .map(|c| c.values().len())
+                    .sum::<usize>();
                 self.sample.push(batch);
-                if self.sample_rows_seen >= self.sample_limit as u64 {
+                if self.sample_rows_seen >= self.sample_limit as u64
+                    || self.sample_bytes >= MAX_SAMPLE_BYTES
+                {
                     self.decide(options)?;
                     if self.write {
                         self.start_encoding(options)?;
