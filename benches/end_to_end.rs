@@ -30,6 +30,9 @@ use anaplan_parquet::simulator::{
 };
 use criterion::{BenchmarkId, Criterion, Throughput};
 
+#[path = "../tests/it/support/s3.rs"]
+mod s3;
+
 const BIN: &str = env!("CARGO_BIN_EXE_anaplan-parquet");
 /// Bytes per generated row, roughly (to size exports from a byte budget).
 const BYTES_PER_ROW: f64 = 54.0;
@@ -109,6 +112,40 @@ fn in_process(c: &mut Criterion) {
         );
     }
     group.finish();
+
+    // Issue 5: the same export to an S3-compatible server (s3s-fs, in process, signed
+    // requests, multipart) against a local file.
+    let s3 = runtime.block_on(s3::S3Server::start());
+    s3.create_bucket("bench");
+    let mut options = s3.options("s3://bench/export.parquet");
+    options.upload_part_size = 8 << 20;
+    let to_s3 = Destination::from_options(&options).expect("s3 destination");
+    let mut group = c.benchmark_group("export_50MB_destination");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    let mut job = ExportJob::new("Financial Planning", "FP&A", EXPORT);
+    job.poll = PollOptions {
+        interval: Duration::from_millis(20),
+        timeout: None,
+    };
+    for (name, dest) in [("local_file", &destination), ("s3_multipart", &to_s3)] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                run_export(
+                    &client,
+                    &job,
+                    dest,
+                    EngineOptions::default(),
+                    &RunContext::default(),
+                    &|_| {},
+                )
+                .await
+                .expect("export")
+            });
+        });
+    }
+    group.finish();
+    drop(s3);
     drop(sim);
 }
 

@@ -636,7 +636,7 @@ async fn preflight(store: &Arc<dyn ObjectStore>, key: &StorePath, location: &str
     let Some(Err(e)) = store.list(Some(key)).next().await else {
         return Ok(());
     };
-    let code = xml_tag(&chain_text(&e), "Code");
+    let code = xml_tag(&crate::error::error_chain(&e), "Code");
     let list_denied = match code.as_deref() {
         Some("AccessDenied" | "AuthorizationPermissionMismatch" | "AuthorizationFailure") => true,
         Some(_) => false,
@@ -1695,6 +1695,162 @@ fn schema_differences(dataset: &Schema, run: &Schema) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Manifests: a small JSON document kept with the data
+
+/// Name of the manifest inside an append-mode dataset prefix. It starts with `_`, so readers
+/// (Spark, DuckDB globs on `*.parquet`) and the dataset check skip it.
+pub const MANIFEST_NAME: &str = "_manifest.json";
+/// Added to a replace-mode file's name to name its manifest: `sales.parquet.manifest.json`.
+pub const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+impl Destination {
+    /// Where this destination's manifest lives: next to the file in replace mode
+    /// (`NAME` + [`MANIFEST_SUFFIX`]), [`MANIFEST_NAME`] inside the dataset prefix in append mode.
+    pub fn manifest_location(&self) -> String {
+        match &self.target {
+            Target::Local { path } => self.local_manifest(path).display().to_string(),
+            Target::Store { key, base, .. } => format!("{base}{}", self.store_manifest(key)),
+        }
+    }
+
+    fn local_manifest(&self, path: &FsPath) -> PathBuf {
+        match self.mode {
+            WriteMode::Append => path.join(MANIFEST_NAME),
+            WriteMode::Replace => {
+                let mut name = path.file_name().unwrap_or_default().to_os_string();
+                name.push(MANIFEST_SUFFIX);
+                path.with_file_name(name)
+            }
+        }
+    }
+
+    fn store_manifest(&self, key: &StorePath) -> StorePath {
+        match self.mode {
+            WriteMode::Append if key.as_ref().is_empty() => StorePath::from(MANIFEST_NAME),
+            WriteMode::Append => key.clone().join(MANIFEST_NAME),
+            WriteMode::Replace => StorePath::from(format!("{}{MANIFEST_SUFFIX}", key.as_ref())),
+        }
+    }
+
+    /// The manifest's bytes, or `None` when there is none yet.
+    pub async fn read_manifest(&self) -> Result<Option<Bytes>> {
+        match &self.target {
+            Target::Local { path } => {
+                let file = self.local_manifest(path);
+                match tokio::fs::read(&file).await {
+                    Ok(b) => Ok(Some(Bytes::from(b))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::Destination(format!(
+                        "cannot read the manifest {}: {e}",
+                        file.display()
+                    ))),
+                }
+            }
+            Target::Store {
+                store, key, base, ..
+            } => {
+                let object = self.store_manifest(key);
+                let got = match store.get(&object).await {
+                    Ok(r) => r.bytes().await,
+                    Err(e) => Err(e),
+                };
+                match got {
+                    Ok(b) => Ok(Some(b)),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(store_error(
+                        &format!("reading the manifest {base}{object}"),
+                        &e,
+                        "",
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Writes the manifest, replacing the previous one atomically (a temporary file renamed
+    /// into place, or one PUT), and returns its location. Call it after the data is written,
+    /// so that a manifest never describes data that is not there.
+    pub async fn write_manifest(&self, data: Bytes) -> Result<String> {
+        match &self.target {
+            Target::Local { path } => {
+                let file = self.local_manifest(path);
+                let shown = file.display().to_string();
+                let target = file.clone();
+                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    let dir = match target.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    let mut tmp = tempfile::Builder::new()
+                        .prefix(".manifest.")
+                        .suffix(".partial")
+                        .tempfile_in(&dir)?;
+                    std::io::Write::write_all(&mut tmp, &data)?;
+                    tmp.as_file().sync_all()?;
+                    tmp.persist(&target).map_err(|e| e.error)?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| Error::Internal(format!("the manifest writer failed: {e}")))?
+                .map_err(|e| {
+                    Error::Destination(format!("cannot write the manifest {shown}: {e}"))
+                })?;
+                sync_parent(&file).await;
+                Ok(shown)
+            }
+            Target::Store {
+                store, key, base, ..
+            } => {
+                let object = self.store_manifest(key);
+                let location = format!("{base}{object}");
+                store.put(&object, data.into()).await.map_err(|e| {
+                    store_error(&format!("writing the manifest {location}"), &e, "")
+                })?;
+                Ok(location)
+            }
+        }
+    }
+
+    /// True when there is data at the destination: the file (replace mode), or at least one
+    /// part of the dataset (append mode).
+    pub async fn data_exists(&self) -> Result<bool> {
+        let (store, prefix, shown): (Arc<dyn ObjectStore>, StorePath, String) = match &self.target {
+            Target::Local { path } => match self.mode {
+                WriteMode::Replace => return Ok(path.is_file()),
+                WriteMode::Append if !path.is_dir() => return Ok(false),
+                WriteMode::Append => (
+                    Arc::new(LocalFileSystem::new_with_prefix(path).map_err(|e| {
+                        Error::Destination(format!(
+                            "cannot read dataset directory {}: {e}",
+                            path.display()
+                        ))
+                    })?),
+                    StorePath::default(),
+                    path.display().to_string(),
+                ),
+            },
+            Target::Store {
+                store, key, base, ..
+            } => {
+                let shown = format!("{base}{key}");
+                if self.mode == WriteMode::Replace {
+                    return match store.head(key).await {
+                        Ok(_) => Ok(true),
+                        Err(object_store::Error::NotFound { .. }) => Ok(false),
+                        Err(e) => Err(store_error(&format!("checking {shown}"), &e, "")),
+                    };
+                }
+                (Arc::clone(store), key.clone(), shown)
+            }
+        };
+        let parts = list_parts(&store, &prefix)
+            .await
+            .map_err(|e| store_error(&format!("listing the dataset {shown}"), &e, ""))?;
+        Ok(!parts.is_empty())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Retry visibility: observe transient failures on the object store's HTTP client
 
 /// Transient storage failures seen by this destination's HTTP client, by reason.
@@ -1803,7 +1959,7 @@ fn classified(
     e: &(dyn std::error::Error + 'static),
     tail: &str,
 ) -> Error {
-    let text = chain_text(e);
+    let text = crate::error::error_chain(e);
     let retried = retries_in(&text)
         .map(|n| format!(" (after {n} retries)"))
         .unwrap_or_default();
@@ -1858,7 +2014,7 @@ fn is_transient(e: &(dyn std::error::Error + 'static), text: &str) -> bool {
 fn explain(e: &object_store::Error) -> String {
     match e {
         object_store::Error::NotFound { .. } => {
-            let text = chain_text(e);
+            let text = crate::error::error_chain(e);
             match xml_tag(&text, "Code").as_deref() {
                 Some(code) => explain_code(code, &text),
                 None => "not found (the bucket or container may not exist)".into(),
@@ -1866,7 +2022,7 @@ fn explain(e: &object_store::Error) -> String {
         }
         object_store::Error::PermissionDenied { .. }
         | object_store::Error::Unauthenticated { .. } => {
-            let text = chain_text(e);
+            let text = crate::error::error_chain(e);
             match xml_tag(&text, "Code") {
                 Some(code) => explain_code(&code, &text),
                 None => "the storage service refused the request (HTTP 401/403): check the \
@@ -1894,7 +2050,7 @@ fn explain_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = err.source();
     }
-    let text = chain_text(e);
+    let text = crate::error::error_chain(e);
     if let Some(code) = xml_tag(&text, "Code") {
         return explain_code(&code, &text);
     }
@@ -1937,20 +2093,6 @@ fn explain_code(code: &str, text: &str) -> String {
     }
 }
 
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
-
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
@@ -1979,7 +2121,7 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 fn redact_error(e: &(dyn std::error::Error + 'static)) -> String {
-    redact_text(&chain_text(e))
+    redact_text(&crate::error::error_chain(e))
 }
 
 /// A URL without password, query string or fragment.
@@ -2104,6 +2246,90 @@ mod tests {
                 (want, got) => panic!("{output}: wanted {want:?}, got {got:?}"),
             }
         }
+    }
+
+    #[test]
+    fn manifests_sit_next_to_the_file_or_inside_the_dataset() {
+        let cases: &[(&str, WriteMode, &str)] = &[
+            (
+                "out/sales.parquet",
+                WriteMode::Replace,
+                "out/sales.parquet.manifest.json",
+            ),
+            ("out/sales", WriteMode::Append, "out/sales/_manifest.json"),
+            (
+                "s3://bucket/a/sales.parquet",
+                WriteMode::Replace,
+                "s3://bucket/a/sales.parquet.manifest.json",
+            ),
+            (
+                "s3://bucket/a/ds/",
+                WriteMode::Append,
+                "s3://bucket/a/ds/_manifest.json",
+            ),
+            (
+                "s3://bucket/",
+                WriteMode::Append,
+                "s3://bucket/_manifest.json",
+            ),
+        ];
+        for (output, mode, want) in cases {
+            let mut o = if output.starts_with("s3") {
+                s3(output)
+            } else {
+                opts(output)
+            };
+            o.mode = *mode;
+            let d = Destination::from_options(&o).unwrap();
+            assert_eq!(d.manifest_location(), *want, "{output}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_local_manifest_is_written_whole_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.parquet");
+        let d = Destination::parse(file.to_str().unwrap()).unwrap();
+        assert_eq!(d.read_manifest().await.unwrap(), None);
+        assert!(!d.data_exists().await.unwrap());
+        let at = d
+            .write_manifest(Bytes::from_static(b"{\"a\":1}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            at,
+            dir.path()
+                .join("x.parquet.manifest.json")
+                .display()
+                .to_string()
+        );
+        d.write_manifest(Bytes::from_static(b"{\"a\":2}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            d.read_manifest().await.unwrap().as_deref(),
+            Some(&b"{\"a\":2}"[..])
+        );
+        // Only the manifest is there: no temporary file left behind, and still no data.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["x.parquet.manifest.json".to_owned()]);
+        assert!(!d.data_exists().await.unwrap());
+        std::fs::write(&file, b"PAR1").unwrap();
+        assert!(d.data_exists().await.unwrap());
+
+        // Append mode: the manifest is not a part, and parts make data.
+        let ds = dir.path().join("ds");
+        std::fs::create_dir(&ds).unwrap();
+        let mut o = opts(ds.to_str().unwrap());
+        o.mode = WriteMode::Append;
+        let d = Destination::from_options(&o).unwrap();
+        d.write_manifest(Bytes::from_static(b"{}")).await.unwrap();
+        assert!(!d.data_exists().await.unwrap());
+        std::fs::write(ds.join("part-1.parquet"), b"PAR1").unwrap();
+        assert!(d.data_exists().await.unwrap());
     }
 
     #[test]

@@ -178,6 +178,21 @@ impl Error {
     }
 }
 
+/// An error and its sources on one line, each cause once (`a: b: c`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
 impl From<DataError> for Error {
     fn from(e: DataError) -> Self {
         Error::Data(Box::new(e))

@@ -7,11 +7,17 @@
 //! whole, retried as a unit ([`crate::retry`]) and checked against its Content-Length before it
 //! is yielded: the engine never sees a partial or a repeated chunk. Fetching the chunks again
 //! is how the engine reads the input a second time ([`Source::replayable`]).
+//!
+//! Several sources can share one connection budget ([`ExportSource::with_budget`]): a chunk
+//! download waits for a permit of the shared semaphore (first come, first served), so a run
+//! of many exports keeps to one total of connections and a large export cannot starve the
+//! others.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
 
 use crate::anaplan::AnaplanClient;
 use crate::error::{Error, Result};
@@ -41,6 +47,7 @@ pub struct ExportSource {
     concurrency: usize,
     progress: Progress,
     name: String,
+    budget: Option<Arc<Semaphore>>,
 }
 
 impl ExportSource {
@@ -65,6 +72,7 @@ impl ExportSource {
             concurrency: concurrency.max(1),
             progress,
             name,
+            budget: None,
         }
     }
 
@@ -85,6 +93,13 @@ impl ExportSource {
     /// Renames the source (for logs and the summary).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Shares a connection budget with other sources: each chunk download holds one permit of
+    /// `budget` while it runs (on top of this source's own concurrency limit).
+    pub fn with_budget(mut self, budget: Arc<Semaphore>) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -115,6 +130,7 @@ impl Source for ExportSource {
         let ids = Arc::clone(&self.chunk_ids);
         let progress = self.progress.clone();
         let concurrency = self.concurrency;
+        let budget = self.budget.clone();
         Box::pin(async move {
             progress.set_chunks_total(ids.len() as u64);
             tracing::debug!(
@@ -126,7 +142,14 @@ impl Source for ExportSource {
                 let client = client.clone();
                 let file = Arc::clone(&file);
                 let ids = Arc::clone(&ids);
+                let budget = budget.clone();
                 async move {
+                    let _permit = match budget {
+                        Some(b) => Some(b.acquire_owned().await.map_err(|_| {
+                            Error::Internal("the connection budget was closed".into())
+                        })?),
+                        None => None,
+                    };
                     let id = &ids[index];
                     let data = client
                         .chunk(&file.workspace_id, &file.model_id, &file.file_id, id)

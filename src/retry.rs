@@ -168,7 +168,7 @@ impl Failure {
     pub fn from_reqwest(e: reqwest::Error) -> Self {
         let (connect, timeout) = (e.is_connect(), e.is_timeout());
         let transport = e.is_body() || e.is_decode() || e.is_request();
-        let detail = error_chain(&e.without_url());
+        let detail = crate::error::error_chain(&e.without_url());
         // rustls says `invalid peer certificate: ...` for every verification failure.
         let kind = if detail.contains("invalid peer certificate") {
             FailureKind::Certificate
@@ -198,21 +198,6 @@ impl fmt::Display for Failure {
             _ => f.write_str(&self.detail),
         }
     }
-}
-
-/// An error and its sources on one line, each cause once.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
 }
 
 /// Parses a `Retry-After` header: delta-seconds (`120`) or an HTTP date. A date in the past

@@ -41,8 +41,12 @@ pub struct Transcoder {
     /// incomplete UTF-8 character at the end of the previous piece.
     carry: Vec<u8>,
     at_start: bool,
-    /// Offset in the raw input of the first byte not yet consumed (carry included).
-    consumed: u64,
+    /// Raw bytes behind the text emitted so far, the skipped BOM excluded. Error offsets are
+    /// computed from it (not from what the pieces delivered, which includes bytes a decoder
+    /// still holds), so they do not depend on where the input was cut.
+    emitted: u64,
+    /// The first raw bytes (up to 2), to know whether a UTF-16 BOM was removed.
+    head: Vec<u8>,
     decoder: Option<encoding_rs::Decoder>,
     skipped: u64,
 }
@@ -62,7 +66,8 @@ impl Transcoder {
             encoding,
             carry: Vec::new(),
             at_start: true,
-            consumed: 0,
+            emitted: 0,
+            head: Vec::new(),
             decoder,
             skipped: 0,
         }
@@ -72,6 +77,29 @@ impl Transcoder {
     /// offsets plus this are raw offsets, for UTF-8 input.
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Offset in the raw input of the first byte not yet emitted as text.
+    fn raw_offset(&self) -> u64 {
+        let bom = match self.encoding {
+            InputEncoding::Utf16Le if self.head == [0xFF, 0xFE] => 2,
+            _ => self.skipped,
+        };
+        bom + self.emitted
+    }
+
+    /// How many raw bytes became this (valid UTF-8) text.
+    fn raw_len(&self, text: &[u8]) -> u64 {
+        let chars = || text.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+        match self.encoding {
+            InputEncoding::Utf8 => text.len() as u64,
+            // One byte per character.
+            InputEncoding::Latin1 | InputEncoding::Windows1252 => chars(),
+            // Two bytes per code unit; characters of 4 UTF-8 bytes are surrogate pairs.
+            InputEncoding::Utf16Le => {
+                2 * (chars() + text.iter().filter(|&&b| b >= 0xF0).count() as u64)
+            }
+        }
     }
 
     /// Transcodes the next piece of raw input.
@@ -112,7 +140,6 @@ impl Transcoder {
             let mut head = std::mem::take(&mut self.carry);
             if head.starts_with(UTF8_BOM) {
                 head.drain(..UTF8_BOM.len());
-                self.consumed += UTF8_BOM.len() as u64;
                 self.skipped = UTF8_BOM.len() as u64;
             }
             data = Bytes::from(head);
@@ -155,17 +182,13 @@ impl Transcoder {
                             "invalid UTF-8 byte sequence {} (is the file in another encoding? see --encoding)",
                             hex_bytes(bad)
                         ),
-                        byte: self.consumed,
+                        byte: self.raw_offset(),
                     });
                     return false;
                 }
             },
         };
-        let carried = data.len() - valid;
-        let ok = self.push_checked(data.slice(..valid), out);
-        // The carried bytes stay counted as unconsumed.
-        let _ = carried;
-        ok
+        self.push_checked(data.slice(..valid), out)
     }
 
     fn feed_latin1(&mut self, piece: &Bytes, out: &mut Transcoded) {
@@ -175,15 +198,17 @@ impl Transcoder {
         }
         let mut s = String::with_capacity(piece.len() + piece.len() / 8);
         s.extend(piece.iter().map(|&b| char::from(b)));
-        // Offsets in the output differ from the input for non-ASCII bytes; NUL checks report
-        // the output offset, which equals the input offset up to the first non-ASCII byte.
-        self.push_checked_len(Bytes::from(s), piece.len() as u64, out);
+        self.push_checked(Bytes::from(s), out);
     }
 
     fn feed_decoder(&mut self, piece: &Bytes, last: bool, out: &mut Transcoded) {
         let Some(mut decoder) = self.decoder.take() else {
             return;
         };
+        if self.head.len() < 2 {
+            let take = (2 - self.head.len()).min(piece.len());
+            self.head.extend_from_slice(&piece[..take]);
+        }
         let mut input: &[u8] = piece;
         loop {
             let cap = decoder
@@ -194,54 +219,44 @@ impl Transcoder {
                 decoder.decode_to_utf8_without_replacement(input, &mut buf, last);
             buf.truncate(written);
             input = &input[read..];
-            let (raw, done) = match result {
-                encoding_rs::DecoderResult::InputEmpty => (read as u64, true),
-                encoding_rs::DecoderResult::OutputFull => (read as u64, false),
-                encoding_rs::DecoderResult::Malformed(bad, _) => {
-                    let raw = (read as u64).saturating_sub(u64::from(bad));
-                    if self.push_checked_len(Bytes::from(buf), raw, out) {
+            let done = match result {
+                encoding_rs::DecoderResult::InputEmpty => true,
+                encoding_rs::DecoderResult::OutputFull => false,
+                encoding_rs::DecoderResult::Malformed(..) => {
+                    // The bad sequence starts right after the text decoded before it.
+                    if self.push_checked(Bytes::from(buf), out) {
                         out.error = Some(TranscodeError {
                             message: format!(
                                 "bytes invalid in {} (is the file in another encoding? see --encoding)",
                                 encoding_name(self.encoding)
                             ),
-                            byte: self.consumed,
+                            byte: self.raw_offset(),
                         });
                     }
                     break;
                 }
             };
-            if !self.push_checked_len(Bytes::from(buf), raw, out) || done {
+            if !self.push_checked(Bytes::from(buf), out) || done {
                 break;
             }
         }
         self.decoder = Some(decoder);
     }
 
-    /// Pushes valid UTF-8 whose raw length equals its length.
+    /// Pushes valid UTF-8 text, refusing a NUL character. Returns false when an error was
+    /// recorded.
     fn push_checked(&mut self, data: Bytes, out: &mut Transcoded) -> bool {
-        let len = data.len() as u64;
-        self.push_checked_len(data, len, out)
-    }
-
-    /// Pushes valid UTF-8 that came from `raw_len` raw bytes, refusing a NUL character.
-    fn push_checked_len(&mut self, data: Bytes, raw_len: u64, out: &mut Transcoded) -> bool {
         if let Some(nul) = memchr::memchr(0, &data) {
             if nul > 0 {
                 out.parts.push(data.slice(..nul));
             }
-            let at = if raw_len == data.len() as u64 {
-                self.consumed + nul as u64
-            } else {
-                self.consumed
-            };
             out.error = Some(TranscodeError {
                 message: "NUL byte in the input: this is not CSV text (a UTF-16 file read as UTF-8? see --encoding)".into(),
-                byte: at,
+                byte: self.raw_offset() + self.raw_len(&data[..nul]),
             });
             return false;
         }
-        self.consumed += raw_len;
+        self.emitted += self.raw_len(&data);
         if !data.is_empty() {
             out.parts.push(data);
         }
@@ -394,6 +409,64 @@ mod tests {
         // UTF-16 text read as UTF-8 trips the same check.
         let utf16: Vec<u8> = "a,b\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert!(run(InputEncoding::Utf8, &utf16, &[]).is_err());
+    }
+
+    /// The error of `input`, which must be the same wherever the input is cut (once or twice).
+    fn error_at_every_cut(enc: InputEncoding, input: &[u8]) -> TranscodeError {
+        let whole = run(enc, input, &[]).expect_err("an error");
+        for i in 0..=input.len() {
+            for j in i..=input.len() {
+                let e = run(enc, input, &[i, j]).expect_err("an error");
+                assert_eq!(e, whole, "{enc:?} {input:?} cut at {i}, {j}");
+            }
+        }
+        whole
+    }
+
+    fn utf16(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// Regression (fuzz, corpus `utf16le_odd_length`): error offsets came from the bytes the
+    /// pieces delivered, which include bytes a decoder still held, so they depended on the cuts
+    /// and an odd last byte was reported one past the end.
+    #[test]
+    fn error_offsets_do_not_depend_on_cuts() {
+        let with_bom = |b: &[u8]| [&[0xFF, 0xFE][..], b].concat();
+        let cases: Vec<(InputEncoding, Vec<u8>, u64)> = vec![
+            // An odd last byte.
+            (
+                InputEncoding::Utf16Le,
+                with_bom(&[utf16("a,b\n1,2\n"), vec![b'3']].concat()),
+                18,
+            ),
+            (
+                InputEncoding::Utf16Le,
+                [utf16("a,b\n"), vec![b'3']].concat(),
+                8,
+            ),
+            // An unpaired high surrogate, then an unpaired low one.
+            (
+                InputEncoding::Utf16Le,
+                with_bom(&[utf16("a,😀\n"), vec![0x00, 0xD8], utf16("x")].concat()),
+                12,
+            ),
+            (
+                InputEncoding::Utf16Le,
+                [utf16("é"), vec![0x00, 0xDC]].concat(),
+                2,
+            ),
+            // NUL characters after multi-byte characters.
+            (InputEncoding::Utf16Le, with_bom(&utf16("€😀,\0")), 10),
+            (InputEncoding::Latin1, b"\xFC\xE9,\x00".to_vec(), 3),
+            (InputEncoding::Windows1252, b"\x80\xE9,\x00".to_vec(), 3),
+            (InputEncoding::Utf8, "é,\0".as_bytes().to_vec(), 3),
+            (InputEncoding::Utf8, b"\xEF\xBB\xBFa\xC3".to_vec(), 4),
+        ];
+        for (enc, input, byte) in cases {
+            let e = error_at_every_cut(enc, &input);
+            assert_eq!(e.byte, byte, "{enc:?} {input:?}: {}", e.message);
+        }
     }
 
     #[test]

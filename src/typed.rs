@@ -101,7 +101,13 @@ pub fn classify(s: &str) -> Fits {
         }
         b'0'..=b'9' | b'-' | b'.' => {
             if parse_i64(s).is_some() {
-                fits = fits.with(ColumnType::Int64).with(ColumnType::Float64);
+                fits = fits.with(ColumnType::Int64);
+                // An integer is also a float only when the float holds it exactly (up to 15
+                // digits always; beyond, only some: 123456789012345672 is not one).
+                let digits = b.len() - usize::from(first == b'-');
+                if digits <= 15 || parse_f64_exact(s).is_some() {
+                    fits = fits.with(ColumnType::Float64);
+                }
             } else if parse_f64_exact(s).is_some() {
                 fits = fits.with(ColumnType::Float64);
             } else if parse_date(s).is_some() {
@@ -412,6 +418,58 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(classify(text).best(), *expected, "{text:?}");
+            assert_classified_types_convert(text);
+        }
+    }
+
+    /// Regression (fuzz): integers beyond 15 digits were classified as floats whatever their
+    /// digits, so a column of them and decimals was typed float64, then failed to convert
+    /// (an internal error after a second pass).
+    #[test]
+    fn big_integers_are_floats_only_when_exact() {
+        for (text, float) in [
+            ("123456789012345672", false),
+            ("-123456789012345672", false),
+            ("9007199254740993", false),
+            ("9007199254740992", true),
+            ("100000000000000000", true),
+            ("999999999999999", true),
+            ("-999999999999999", true),
+        ] {
+            let fits = classify(text);
+            assert!(fits.contains(ColumnType::Int64), "{text}");
+            assert_eq!(fits.contains(ColumnType::Float64), float, "{text}");
+        }
+    }
+
+    /// What inference accepts, conversion accepts: every type a value is classified as
+    /// converts it.
+    fn assert_classified_types_convert(text: &str) {
+        let fits = classify(text);
+        let column = Arc::new(StringArray::from(vec![Some(text)]));
+        for ty in [
+            ColumnType::Boolean,
+            ColumnType::Int64,
+            ColumnType::Float64,
+            ColumnType::Date32,
+            ColumnType::Timestamp,
+            ColumnType::Utf8,
+        ] {
+            if fits.contains(ty) {
+                assert!(
+                    convert_column(&column, ty).is_ok(),
+                    "{text:?} is classified {ty} but does not convert"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn classified_values_convert(
+            text in "-?[0-9]{1,20}(\\.[0-9]{0,20})?([eE][-+]?[0-9]{1,4})?|[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,7})?)?|(?i:true|false)"
+        ) {
+            assert_classified_types_convert(&text);
         }
     }
 
@@ -425,6 +483,8 @@ mod tests {
         };
         assert_eq!(join(&["1", "2"]), ColumnType::Int64);
         assert_eq!(join(&["1", "2.5"]), ColumnType::Float64);
+        assert_eq!(join(&["123456789012345672", "1"]), ColumnType::Int64);
+        assert_eq!(join(&["123456789012345672", "2.5"]), ColumnType::Utf8);
         assert_eq!(join(&["1", "true"]), ColumnType::Utf8);
         assert_eq!(
             join(&["2024-01-01", "2024-01-01 00:00:00"]),

@@ -130,6 +130,22 @@ pub async fn prepare(
     let workspace = client.find_workspace(&job.workspace).await?;
     let model = client.find_model(&workspace, &job.model).await?;
     let export = client.find_export(&workspace, &model, &job.export).await?;
+    prepare_resolved(client, job, workspace, model, export, run, on_event).await
+}
+
+/// Steps 2 and 3 of [`prepare`] for names already resolved (a jobs run resolves the names of
+/// every dataset once, then runs the tasks one model at a time): read the export's metadata,
+/// run (or adopt) the task and check its outcome. `job`'s workspace, model and export names
+/// are not used.
+pub async fn prepare_resolved(
+    client: &AnaplanClient,
+    job: &ExportJob,
+    workspace: Workspace,
+    model: Model,
+    export: Export,
+    run: &RunContext,
+    on_event: &(dyn Fn(ExportEvent<'_>) + Send + Sync),
+) -> Result<PreparedExport> {
     on_event(ExportEvent::Resolved {
         workspace: &workspace,
         model: &model,
@@ -313,6 +329,32 @@ pub async fn run_export(
         checked = destination.check() => checked?,
     }
     let prepared = prepare(client, job, run, on_event).await?;
+    let (source, options) = download_plan(client, job, &prepared, options, run).await?;
+    let chunks = source.chunk_count();
+    on_event(ExportEvent::Downloading { chunks });
+    let mut summary = engine::convert(&source, destination, &options, run).await?;
+    merge_retries(&mut summary.retries, client.retry_stats().counts());
+    Ok(ExportReport {
+        summary,
+        workspace: prepared.workspace,
+        model: prepared.model,
+        export: prepared.export,
+        metadata: prepared.metadata,
+        task_id: prepared.task_id,
+        chunks,
+    })
+}
+
+/// What downloading a prepared export needs: its file's chunks as a [`Source`](crate::source::Source)
+/// and the engine options completed from the export's metadata. An empty file (no chunks) is
+/// fine when the metadata names the columns (a zero-row Parquet file), an error otherwise.
+pub async fn download_plan(
+    client: &AnaplanClient,
+    job: &ExportJob,
+    prepared: &PreparedExport,
+    options: EngineOptions,
+    run: &RunContext,
+) -> Result<(ExportSource, EngineOptions)> {
     let source = ExportSource::list(
         client.clone(),
         prepared.file.clone(),
@@ -325,8 +367,7 @@ pub async fn run_export(
         prepared.export.name, prepared.model.name
     ));
     let chunks = source.chunk_count();
-    on_event(ExportEvent::Downloading { chunks });
-    let options = engine_options(&prepared, options, job.dialect_from_metadata);
+    let options = engine_options(prepared, options, job.dialect_from_metadata);
     if chunks == 0 {
         if options.schema.fallback_header.is_none() {
             return Err(Error::ExportFailed(format!(
@@ -344,17 +385,7 @@ pub async fn run_export(
             source.concurrency()
         );
     }
-    let mut summary = engine::convert(&source, destination, &options, run).await?;
-    merge_retries(&mut summary.retries, client.retry_stats().counts());
-    Ok(ExportReport {
-        summary,
-        workspace: prepared.workspace,
-        model: prepared.model,
-        export: prepared.export,
-        metadata: prepared.metadata,
-        task_id: prepared.task_id,
-        chunks,
-    })
+    Ok((source, options))
 }
 
 /// Adds `more` retry counts into `into`, summing equal reasons.

@@ -14,8 +14,10 @@
 //! api_version = "2.0"                         # or "1.3"
 //! username = "me@example.com"                 # basic auth...
 //! password_file = "/run/secrets/anaplan"      # ...with the password in a file
+//! # password_env = "ANAPLAN_PROD_PASSWORD"    # ...or in this environment variable
 //! # certificate = "cert.pem"                  # or certificate auth
-//! # private_key = "key.pem"                   # passphrase: ANAPLAN_PRIVATE_KEY_PASSPHRASE
+//! # private_key = "key.pem"                   # passphrase: ANAPLAN_PRIVATE_KEY_PASSPHRASE,
+//! # private_key_passphrase_env = "KEY_PASS"   # or the variable named here
 //! workspace = "Finance"                       # defaults for --workspace and --model
 //! model = "FP&A"
 //! max_retries = 10
@@ -126,10 +128,14 @@ pub struct ConfigFile {
     pub username: Option<String>,
     /// File with the password.
     pub password_file: Option<PathBuf>,
+    /// Name of an environment variable holding the password.
+    pub password_env: Option<String>,
     /// Certificate PEM.
     pub certificate: Option<PathBuf>,
     /// Private key PEM.
     pub private_key: Option<PathBuf>,
+    /// Name of an environment variable holding the private key's passphrase.
+    pub private_key_passphrase_env: Option<String>,
     /// Default workspace.
     pub workspace: Option<String>,
     /// Default model.
@@ -145,6 +151,13 @@ pub struct ConfigFile {
     /// Never allowed: rejected with a hint (a password does not belong in a config file).
     #[serde(default)]
     password: Option<toml::Value>,
+    /// A password given in the file itself. Never read from a config file; set by callers
+    /// that accept it from a file only the user can read (a private jobs file).
+    #[serde(skip)]
+    pub inline_password: Option<Secret>,
+    /// A private-key passphrase given in the file itself (same rule as `inline_password`).
+    #[serde(skip)]
+    pub inline_private_key_passphrase: Option<Secret>,
 }
 
 impl ConfigFile {
@@ -242,7 +255,13 @@ impl ConnectionArgs {
             Some(p) => ConfigFile::read(p)?,
             None => ConfigFile::default(),
         };
+        self.resolve_with_file(file, cx)
+    }
 
+    /// Resolves the connection with `file` as the config-file level (a jobs file's
+    /// `[connection]`); `--config` and `ANAPLAN_PARQUET_CONFIG` are not read.
+    pub fn resolve_with_file(&self, file: ConfigFile, cx: &Context<'_>) -> Result<Resolved> {
+        let env = cx.env;
         let api_url = first([
             self.api_url.clone(),
             env("ANAPLAN_API_URL"),
@@ -347,7 +366,7 @@ impl ConnectionArgs {
                             "certificate auth needs --private-key (or ANAPLAN_PRIVATE_KEY)",
                         )
                     })?;
-                    return certificate_credentials(cert, &key, env);
+                    return certificate_credentials(cert, &key, file, env);
                 }
                 (None, Some(user)) => {
                     let password = self.password(file, user, cx)?;
@@ -366,7 +385,8 @@ impl ConnectionArgs {
     }
 
     /// The password: `--password-file`, `ANAPLAN_PASSWORD`, `ANAPLAN_PASSWORD_FILE`, the config
-    /// file's `password_file`, or a prompt on a terminal.
+    /// file's `password_env`, its inline password (a private jobs file), its `password_file`, or
+    /// a prompt on a terminal.
     fn password(&self, file: &ConfigFile, user: &str, cx: &Context<'_>) -> Result<Secret> {
         let env = cx.env;
         if let Some(path) = &self.password_file {
@@ -377,6 +397,12 @@ impl ConnectionArgs {
         }
         if let Some(path) = env("ANAPLAN_PASSWORD_FILE") {
             return read_password_file(Path::new(&path));
+        }
+        if let Some(name) = &file.password_env {
+            return named_env_secret(env, name, "password_env");
+        }
+        if let Some(p) = &file.inline_password {
+            return Ok(p.clone());
         }
         if let Some(path) = &file.password_file {
             return read_password_file(path);
@@ -399,6 +425,16 @@ fn first<const N: usize>(values: [Option<String>; N]) -> Option<String> {
 fn file_duration(v: Option<&str>, key: &str) -> Result<Option<Duration>> {
     v.map(|s| parse_duration(s).map_err(|e| Error::usage(format!("config file `{key}`: {e}"))))
         .transpose()
+}
+
+/// The value of the environment variable `name`, which the config file's `key` names.
+fn named_env_secret(env: &dyn Fn(&str) -> Option<String>, name: &str, key: &str) -> Result<Secret> {
+    match env(name) {
+        Some(v) => Ok(Secret::new(v)),
+        None => Err(Error::usage(format!(
+            "`{key}` names the environment variable {name}, which is not set (or empty)"
+        ))),
+    }
 }
 
 fn read_password_file(path: &Path) -> Result<Secret> {
@@ -425,6 +461,7 @@ fn read_password_file(path: &Path) -> Result<Secret> {
 fn certificate_credentials(
     cert: &Path,
     key: &Path,
+    file: &ConfigFile,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Credentials> {
     let cert_pem = std::fs::read_to_string(cert).map_err(|e| {
@@ -439,7 +476,14 @@ fn certificate_credentials(
             key.display()
         ))
     })?;
-    let passphrase = env("ANAPLAN_PRIVATE_KEY_PASSPHRASE").map(Secret::new);
+    let passphrase = match (
+        env("ANAPLAN_PRIVATE_KEY_PASSPHRASE"),
+        &file.private_key_passphrase_env,
+    ) {
+        (Some(p), _) => Some(Secret::new(p)),
+        (None, Some(name)) => Some(named_env_secret(env, name, "private_key_passphrase_env")?),
+        (None, None) => file.inline_private_key_passphrase.clone(),
+    };
     let creds = CertificateCredentials::from_pem(&cert_pem, &key_pem, passphrase.as_ref())
         .map_err(|e| Error::usage(format!("{} / {}: {e}", cert.display(), key.display())))?;
     Ok(Credentials::Certificate(Box::new(creds)))
@@ -629,6 +673,67 @@ mod tests {
         };
         let r = cli.conn.resolve_with(&cx).unwrap();
         assert_eq!(basic(&r).1, "typed-for-me@x");
+    }
+
+    #[test]
+    fn a_given_file_names_its_secrets_by_environment_variable() {
+        let cli = Cli::try_parse_from(["x"]).unwrap();
+        let env: HashMap<&str, &str> = [("PROD_PW", "from-named-env")].into();
+        let lookup = |k: &str| env.get(k).map(|v| (*v).to_owned());
+        let cx = Context {
+            env: &lookup,
+            prompt: &|_| None,
+        };
+        let file = ConfigFile {
+            username: Some("jobs@x".into()),
+            password_env: Some("PROD_PW".into()),
+            inline_password: Some(Secret::new("inline")),
+            api_url: Some("http://jobs-api".into()),
+            ..ConfigFile::default()
+        };
+        let r = cli.conn.resolve_with_file(file.clone(), &cx).unwrap();
+        assert_eq!(basic(&r), ("jobs@x".into(), "from-named-env".into()));
+        assert_eq!(r.config.api_url, "http://jobs-api");
+        // An inline password (a private jobs file) when no variable is named.
+        let inline = ConfigFile {
+            password_env: None,
+            ..file.clone()
+        };
+        let r = cli.conn.resolve_with_file(inline, &cx).unwrap();
+        assert_eq!(basic(&r).1, "inline");
+        // A named variable that is not set is an error naming the variable, not the value.
+        let unset = ConfigFile {
+            password_env: Some("MISSING_PW".into()),
+            ..file
+        };
+        let e = cli.conn.resolve_with_file(unset, &cx).unwrap_err();
+        assert!(
+            matches!(e, Error::Usage(_)) && e.to_string().contains("MISSING_PW"),
+            "{e}"
+        );
+        // The key's passphrase from a named variable.
+        let f = fixtures();
+        let env: HashMap<&str, &str> = [("KEY_PASS", "correct-horse")].into();
+        let lookup = |k: &str| env.get(k).map(|v| (*v).to_owned());
+        let cx = Context {
+            env: &lookup,
+            prompt: &|_| None,
+        };
+        let cert = ConfigFile {
+            certificate: Some(f.join("cert.pem")),
+            private_key: Some(f.join("key-encrypted.pem")),
+            private_key_passphrase_env: Some("KEY_PASS".into()),
+            ..ConfigFile::default()
+        };
+        let r = cli.conn.resolve_with_file(cert.clone(), &cx).unwrap();
+        assert!(matches!(r.config.credentials, Credentials::Certificate(_)));
+        let inline = ConfigFile {
+            private_key_passphrase_env: None,
+            inline_private_key_passphrase: Some(Secret::new("correct-horse")),
+            ..cert
+        };
+        let r = cli.conn.resolve_with_file(inline, &cx).unwrap();
+        assert!(matches!(r.config.credentials, Credentials::Certificate(_)));
     }
 
     #[test]

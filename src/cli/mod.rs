@@ -118,17 +118,7 @@ pub fn report(e: &Error) -> ExitCode {
     if e.is_broken_pipe() {
         return ExitCode::SUCCESS;
     }
-    let mut msg = format!("error: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    crate::logging::print_error(&msg);
+    crate::logging::print_error(&format!("error: {}", crate::error::error_chain(e)));
     let class = e.exit_class();
     debug_assert_ne!(class, ExitClass::Success);
     ExitCode::from(class.code())

@@ -454,6 +454,7 @@ fn clone_error(e: &Error) -> Error {
         Error::Usage(m) => Error::Usage(m.clone()),
         Error::SchemaMismatch(m) => Error::SchemaMismatch(m.clone()),
         Error::Cancelled(s) => Error::Cancelled(*s),
+        Error::Internal(m) => Error::Internal(m.clone()),
         Error::Io { context, source } => Error::Io {
             context: context.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
@@ -673,6 +674,9 @@ struct DecodeStage {
     forced: bool,
     /// Per column: non-null values converted so far (seeds statistics after a widening).
     non_null: Vec<u64>,
+    /// Per column: integers converted that a float cannot hold exactly (an int64 column that
+    /// holds one cannot widen to float64; inference counts them as text).
+    inexact_ints: Vec<u64>,
     /// Per column: the first value that did not fit after the sample.
     misfits: Vec<Option<Widening>>,
     widenings: Vec<Widening>,
@@ -683,6 +687,10 @@ struct DecodeStage {
     /// (raw offset, chunk) where each labelled piece starts.
     chunks: Vec<(u64, u64)>,
     raw_offset: u64,
+    /// (decoded offset, chunk) where the text of each labelled piece starts: the chunk of a
+    /// decoder error when decoded offsets are not raw offsets (encodings other than UTF-8).
+    decoded_chunks: Vec<(u64, u64)>,
+    decoded_offset: u64,
     utf8: bool,
     total_rows: u64,
     /// The encoder went away; its stage or the destination reports why.
@@ -717,6 +725,7 @@ impl DecodeStage {
             plan: forced,
             schema: None,
             non_null: Vec::new(),
+            inexact_ints: Vec::new(),
             misfits: Vec::new(),
             widenings: Vec::new(),
             widen_to: None,
@@ -724,6 +733,8 @@ impl DecodeStage {
             metadata: Vec::new(),
             chunks: Vec::new(),
             raw_offset: 0,
+            decoded_chunks: Vec::new(),
+            decoded_offset: 0,
             utf8: options.csv.encoding == InputEncoding::Utf8,
             total_rows: 0,
             stopped: false,
@@ -767,6 +778,7 @@ impl DecodeStage {
                 Msg::Piece(piece) => {
                     if let Some(c) = piece.chunk {
                         self.chunks.push((self.raw_offset, c));
+                        self.decoded_chunks.push((self.decoded_offset, c));
                     }
                     self.raw_offset += piece.data.len() as u64;
                     let out = transcoder.feed(&piece.data);
@@ -805,6 +817,7 @@ impl DecodeStage {
     ) -> Result<()> {
         let skipped = transcoder.skipped();
         for part in &out.parts {
+            self.decoded_offset += part.len() as u64;
             let mut rest: &[u8] = part;
             while !rest.is_empty() {
                 let used = decoder
@@ -831,20 +844,22 @@ impl DecodeStage {
         Ok(())
     }
 
-    /// Maps a decoder error's position to the raw input (bytes, chunk).
+    /// Maps a decoder error's position to the raw input (bytes, chunk). For encodings other
+    /// than UTF-8 the raw byte is unknown, but the chunk whose text holds it is not.
     fn data_error(&self, mut e: DataError, skipped: u64) -> Error {
-        e.position.byte = if self.utf8 {
-            e.position.byte.map(|b| b + skipped)
+        let decoded = e.position.byte;
+        if self.utf8 {
+            e.position.byte = decoded.map(|b| b + skipped);
+            e.position.chunk = e.position.byte.and_then(|b| self.chunk_of(b));
         } else {
-            None
-        };
-        e.position.chunk = e.position.byte.and_then(|b| self.chunk_of(b));
+            e.position.byte = None;
+            e.position.chunk = decoded.and_then(|b| chunk_at(&self.decoded_chunks, b));
+        }
         e.into()
     }
 
     fn chunk_of(&self, raw: u64) -> Option<u64> {
-        let idx = self.chunks.partition_point(|&(start, _)| start <= raw);
-        idx.checked_sub(1).map(|i| self.chunks[i].1)
+        chunk_at(&self.chunks, raw)
     }
 
     fn take_header(&mut self, decoder: &CsvDecoder, options: &EngineOptions) {
@@ -868,6 +883,7 @@ impl DecodeStage {
             .collect();
         self.stats = vec![ColumnStats::default(); header.len()];
         self.non_null = vec![0; header.len()];
+        self.inexact_ints = vec![0; header.len()];
         self.misfits = vec![None; header.len()];
         self.header = Some(header);
     }
@@ -1000,6 +1016,17 @@ impl DecodeStage {
         }
         for (j, array) in columns.iter().enumerate() {
             self.non_null[j] += (array.len() - array.null_count()) as u64;
+            if plan.columns[j].ty == ColumnType::Int64 {
+                let text = &batch.columns[j];
+                // Up to 15 characters, an integer always fits a float.
+                self.inexact_ints[j] += (0..text.len())
+                    .filter(|&r| {
+                        text.is_valid(r)
+                            && text.value(r).len() > 15
+                            && !classify(text.value(r)).contains(ColumnType::Float64)
+                    })
+                    .count() as u64;
+            }
         }
         if let Some((src, _)) = &plan.value_number {
             columns.push(number_column(&batch.columns[*src]));
@@ -1019,7 +1046,7 @@ impl DecodeStage {
         let plan = self.plan.as_ref().expect("plan while encoding");
         for (j, planned) in plan.columns.iter().enumerate() {
             if self.inferred[j] {
-                self.stats[j] = seeded_stats(planned.ty, self.non_null[j]);
+                self.stats[j] = seeded_stats(planned.ty, self.non_null[j], self.inexact_ints[j]);
             }
         }
     }
@@ -1204,9 +1231,17 @@ impl DecodeStage {
     }
 }
 
+/// The chunk of the last piece starting at or before `offset`, in (start, chunk) pairs.
+fn chunk_at(starts: &[(u64, u64)], offset: u64) -> Option<u64> {
+    let idx = starts.partition_point(|&(start, _)| start <= offset);
+    idx.checked_sub(1).map(|i| starts[i].1)
+}
+
 /// Statistics for values that all fitted `ty`: the starting point of a scan after a widening.
-fn seeded_stats(ty: ColumnType, non_null: u64) -> ColumnStats {
+/// `inexact_ints`: how many of them are integers a float cannot hold (text to inference).
+fn seeded_stats(ty: ColumnType, non_null: u64, inexact_ints: u64) -> ColumnStats {
     let fits = match ty {
+        ColumnType::Int64 if inexact_ints > 0 => Fits::NONE.with(ColumnType::Int64),
         ColumnType::Int64 => Fits::NONE.with(ColumnType::Int64).with(ColumnType::Float64),
         ColumnType::Utf8 => Fits::NONE,
         other => Fits::NONE.with(other),
@@ -1217,7 +1252,8 @@ fn seeded_stats(ty: ColumnType, non_null: u64) -> ColumnStats {
         ..ColumnStats::default()
     };
     match ty {
-        ColumnType::Int64 | ColumnType::Float64 => s.numeric = non_null,
+        ColumnType::Int64 => s.numeric = non_null - inexact_ints,
+        ColumnType::Float64 => s.numeric = non_null,
         ColumnType::Boolean => s.boolean = non_null,
         ColumnType::Date32 | ColumnType::Timestamp => s.temporal = non_null,
         ColumnType::Utf8 => {}

@@ -575,8 +575,15 @@ fn export_metadata(ctx: &Ctx, version: Version, scope: &ModelScope, id: &str) ->
         }
     };
     let (header, data_types, list_names, rows): (Vec<String>, Vec<String>, Vec<String>, u64) =
-        match e.layout {
-            Layout::TabularSingleColumn => {
+        match (&e.fixed_content, e.layout) {
+            // Served bytes: describe their first record; every column may hold anything.
+            (Some(fixed), _) => {
+                let header = fixed.header(e.encoding);
+                let types = header.iter().map(|_| "MIXED".to_owned()).collect();
+                let lists = header.iter().map(|_| String::new()).collect();
+                (header, types, lists, fixed.line_feeds().saturating_sub(1))
+            }
+            (None, Layout::TabularSingleColumn) => {
                 let header = generator.header();
                 let mut types: Vec<String> =
                     dim_names.iter().map(|n| dim_type(n).to_owned()).collect();
@@ -588,7 +595,7 @@ fn export_metadata(ctx: &Ctx, version: Version, scope: &ModelScope, id: &str) ->
                 lists.push(String::new());
                 (header, types, lists, e.generator.rows)
             }
-            Layout::TabularMultiColumn => {
+            (None, Layout::TabularMultiColumn) => {
                 let items = generator.line_items();
                 let mut header = dim_names.clone();
                 header.extend(items.iter().map(|(n, _)| n.clone()));

@@ -40,6 +40,7 @@
 //! encoding = "UTF-8"                  # or UTF-16LE
 //! chunk_size = "10m"
 //! faults = "task-fail"
+//! # content_file = "corpus/ragged.csv"  # serve this file's bytes exactly, instead of rows
 //! ```
 
 use std::path::Path;
@@ -47,6 +48,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::content::FixedContent;
 use super::faults::{FaultSpec, parse_size};
 use crate::error::{Error, Result};
 use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
@@ -223,6 +225,8 @@ pub struct ExportConfig {
     pub faults: FaultSpec,
     /// Task duration for this export, instead of the global one.
     pub task_duration: Option<Duration>,
+    /// Bytes to serve as the file instead of generated rows (see [`ExportConfig::fixed`]).
+    pub fixed_content: Option<FixedContent>,
 }
 
 impl ExportConfig {
@@ -242,6 +246,19 @@ impl ExportConfig {
             chunk_size: DEFAULT_CHUNK_SIZE,
             faults: FaultSpec::default(),
             task_duration: None,
+            fixed_content: None,
+        }
+    }
+
+    /// A Tabular Single Column export whose file is exactly `bytes`, malformed or not, cut
+    /// every `chunk_size` bytes like generated content. Its metadata takes the header names
+    /// from the bytes' first record; set `encoding` to declare UTF-16LE (the bytes are never
+    /// re-encoded).
+    pub fn fixed(name: impl Into<String>, bytes: impl Into<bytes::Bytes>, chunk_size: u64) -> Self {
+        ExportConfig {
+            chunk_size,
+            fixed_content: Some(FixedContent::new(bytes)),
+            ..ExportConfig::tsc(name, 0, 0)
         }
     }
 }
@@ -575,6 +592,7 @@ struct RawExport {
     chunk_size: Option<RawSize>,
     faults: Option<String>,
     task_duration: Option<RawDuration>,
+    content_file: Option<String>,
 }
 
 /// A duration as `"2s"` or a number of seconds.
@@ -726,6 +744,16 @@ impl RawConfig {
                             .as_ref()
                             .map(|d| d.get("task_duration"))
                             .transpose()?,
+                        fixed_content: match &e.content_file {
+                            Some(f) => {
+                                let p = base.join(f);
+                                let bytes = std::fs::read(&p).map_err(|err| {
+                                    Error::io(format!("cannot read {}", p.display()), err)
+                                })?;
+                                Some(FixedContent::new(bytes))
+                            }
+                            None => None,
+                        },
                         name: e.name,
                     });
                 }
@@ -798,8 +826,14 @@ task_duration = "250ms"
 name = "Grid.csv"
 layout = "TABULAR_MULTI_COLUMN"
 export_type = "GRID_ALL_PAGES"
+
+[[workspaces.models.exports]]
+name = "Recorded.csv"
+content_file = "recorded.csv"
 "#;
-        let c = SimulatorConfig::from_toml_str(text, Path::new(".")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("recorded.csv"), b"a,b\n1,\"2").unwrap();
+        let c = SimulatorConfig::from_toml_str(text, dir.path()).unwrap();
         assert_eq!(c.seed, 42);
         assert_eq!(c.token_ttl, Duration::from_secs(20));
         assert_eq!(c.page_size, 100);
@@ -824,6 +858,12 @@ export_type = "GRID_ALL_PAGES"
         assert_eq!(e.task_duration, Some(Duration::from_millis(250)));
         assert_eq!(m.exports[1].layout, Layout::TabularMultiColumn);
         assert_eq!(m.exports[1].export_type.as_deref(), Some("GRID_ALL_PAGES"));
+        assert_eq!(m.exports[1].fixed_content, None);
+        let fixed = m.exports[2].fixed_content.as_ref().expect("content_file");
+        assert_eq!(fixed.bytes().as_ref(), b"a,b\n1,\"2");
+        let missing = text.replace("recorded.csv\"", "missing.csv\"");
+        let err = SimulatorConfig::from_toml_str(&missing, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("missing.csv"), "{err}");
     }
 
     #[test]

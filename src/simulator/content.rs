@@ -4,6 +4,9 @@
 //! rows); any byte range (a chunk, the whole file) is produced by generating only the blocks
 //! it overlaps, one at a time, so serving a multi-gigabyte export costs a block of memory per
 //! response in flight.
+//!
+//! An export may instead serve [`FixedContent`]: bytes given up front (a bad-input corpus, a
+//! recorded export), served exactly as given and cut into chunks like generated content.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -23,6 +26,8 @@ pub struct ContentKey {
     pub layout: Layout,
     /// Encoding.
     pub encoding: Encoding,
+    /// Bytes served instead of generated content.
+    pub fixed: Option<FixedContent>,
 }
 
 impl ContentKey {
@@ -32,7 +37,81 @@ impl ContentKey {
             generator: export.generator.clone(),
             layout: export.layout,
             encoding: export.encoding,
+            fixed: export.fixed_content.clone(),
         }
+    }
+}
+
+/// Bytes served as an export's file exactly as given: no re-encoding, no BOM added, no
+/// checks (the point is to serve malformed files too). The export's `encoding` is only what
+/// its metadata declares.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FixedContent(Bytes);
+
+/// Size of the blocks fixed content is served in.
+const FIXED_BLOCK_BYTES: usize = 1 << 20;
+
+/// How much of fixed content is read to find its header.
+const FIXED_HEADER_SCAN: usize = 1 << 20;
+
+impl FixedContent {
+    /// Content of exactly these bytes.
+    pub fn new(bytes: impl Into<Bytes>) -> Self {
+        FixedContent(bytes.into())
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The names of the first record, read leniently (for the export's metadata); empty when
+    /// the content holds no record.
+    pub fn header(&self, encoding: Encoding) -> Vec<String> {
+        let head = &self.0[..self.0.len().min(FIXED_HEADER_SCAN)];
+        let text = match encoding {
+            Encoding::Utf8 => String::from_utf8_lossy(head).into_owned(),
+            Encoding::Utf16Le => encoding_rs::UTF_16LE
+                .decode_without_bom_handling(head)
+                .0
+                .into_owned(),
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes())
+            .records()
+            .next()
+            .and_then(Result::ok)
+            .map(|r| r.iter().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Line feeds in the content: the row count the metadata reports (one more than the data
+    /// rows of a well-formed file that ends with a line break).
+    pub fn line_feeds(&self) -> u64 {
+        memchr::memchr_iter(b'\n', &self.0).count() as u64
+    }
+}
+
+impl std::fmt::Debug for FixedContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FixedContent({} bytes)", self.0.len())
+    }
+}
+
+impl Blocks for FixedContent {
+    fn block_count(&self) -> u64 {
+        self.0.len().div_ceil(FIXED_BLOCK_BYTES).max(1) as u64
+    }
+
+    fn write_block(&self, i: u64, out: &mut Vec<u8>) {
+        let start = (i as usize)
+            .saturating_mul(FIXED_BLOCK_BYTES)
+            .min(self.0.len());
+        let end = start.saturating_add(FIXED_BLOCK_BYTES).min(self.0.len());
+        out.extend_from_slice(&self.0[start..end]);
     }
 }
 
@@ -63,6 +142,18 @@ impl ExportContent {
     /// Builds the content and its index (generates the file once: CPU-bound, run it on a
     /// blocking thread for big exports).
     pub fn build(key: ContentKey) -> Self {
+        if let Some(fixed) = &key.fixed {
+            let header = fixed.header(key.encoding);
+            let source: Box<dyn Blocks> = Box::new(fixed.clone());
+            let index = BlockIndex::build(source.as_ref());
+            return ExportContent {
+                key,
+                source,
+                index,
+                header,
+                recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            };
+        }
         let generator = Generator::new(GeneratorConfig {
             // A UTF-16 file gets a UTF-16 BOM instead.
             bom: key.generator.bom && key.encoding == Encoding::Utf8,
@@ -102,7 +193,7 @@ impl ExportContent {
         self.index.total_bytes()
     }
 
-    /// True for an empty file (never: there is always a header).
+    /// True for an empty file (only fixed content can be empty: generated files have a header).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -112,8 +203,12 @@ impl ExportContent {
         &self.header
     }
 
-    /// Data rows of the file (records, not counting the header).
+    /// Data rows of the file (records, not counting the header; for fixed content, line feeds
+    /// after the first line).
     pub fn row_count(&self) -> u64 {
+        if let Some(fixed) = &self.key.fixed {
+            return fixed.line_feeds().saturating_sub(1);
+        }
         match self.key.layout {
             Layout::TabularSingleColumn => self.key.generator.rows,
             Layout::TabularMultiColumn => {
@@ -321,6 +416,7 @@ mod tests {
             },
             layout,
             encoding,
+            fixed: None,
         }
     }
 
@@ -369,6 +465,69 @@ mod tests {
         assert_eq!(text.as_bytes(), utf8.strip_prefix(b"\xEF\xBB\xBF").unwrap());
     }
 
+    #[tokio::test]
+    async fn fixed_content_is_served_exactly_in_chunks() {
+        // Bad bytes on purpose: an invalid UTF-8 byte and a UTF-16 BOM that must not be touched.
+        let mut bytes = b"Line Items,Value\nRevenue,\xFF1\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 3 * FIXED_BLOCK_BYTES + 17));
+        bytes.extend_from_slice(b"\n\xFF\xFE");
+        let fixed = FixedContent::new(bytes.clone());
+        let mut k = key(5, Layout::TabularSingleColumn, Encoding::Utf16Le);
+        k.fixed = Some(fixed);
+        let c = Arc::new(ExportContent::build(k));
+        assert_eq!(c.len(), bytes.len() as u64);
+        assert_eq!(c.bytes(0..c.len()), bytes);
+        assert_eq!(c.row_count(), 2);
+        for chunk in [1000, 1 << 20, 5 << 20] {
+            let mut joined = Vec::new();
+            for k in 0..c.chunk_count(chunk) {
+                let r = c.chunk_range(k, chunk);
+                let pieces: Vec<Bytes> = c.stream(r.clone()).map(Result::unwrap).collect().await;
+                let piece = pieces.concat();
+                assert_eq!(piece, c.bytes(r), "chunk {k} of {chunk}");
+                joined.extend(piece);
+            }
+            assert_eq!(joined, bytes, "chunks of {chunk}");
+        }
+        // Tiny chunks cut anywhere, a UTF-8 sequence included.
+        let seven: Vec<Bytes> = c
+            .stream(c.chunk_range(1, 7))
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(seven.concat(), b"ems,Val");
+        assert_eq!(c.bytes(c.chunk_range(3, 7)), b"nue,\xFF1\n");
+    }
+
+    #[test]
+    fn fixed_content_header_and_empty_content() {
+        let cases: &[(&[u8], Encoding, &[&str])] = &[
+            (b"a,\"b,c\",d\n1,2,3\n", Encoding::Utf8, &["a", "b,c", "d"]),
+            (b"\xEF\xBB\xBFa,b", Encoding::Utf8, &["a", "b"]),
+            (b"\n\na,b\n", Encoding::Utf8, &["a", "b"]),
+            (b"a,\xFF\n", Encoding::Utf8, &["a", "\u{fffd}"]),
+            (b"\xFF\xFEa\0,\0b\0\n\0", Encoding::Utf16Le, &["a", "b"]),
+            (b"", Encoding::Utf8, &[]),
+        ];
+        for (bytes, encoding, header) in cases {
+            assert_eq!(
+                FixedContent::new(bytes.to_vec()).header(*encoding),
+                header.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+                "{bytes:?}"
+            );
+        }
+        let mut k = key(5, Layout::TabularSingleColumn, Encoding::Utf8);
+        k.fixed = Some(FixedContent::new(Bytes::new()));
+        let c = ExportContent::build(k);
+        assert!(c.is_empty());
+        assert_eq!(c.chunk_count(10), 0);
+        assert!(c.header().is_empty());
+        assert_eq!(
+            format!("{:?}", FixedContent::new(vec![0u8; 12])),
+            "FixedContent(12 bytes)"
+        );
+    }
+
     #[test]
     fn tmc_has_one_column_per_line_item() {
         let c = ExportContent::build(ContentKey {
@@ -378,6 +537,7 @@ mod tests {
             },
             layout: Layout::TabularMultiColumn,
             encoding: Encoding::Utf8,
+            fixed: None,
         });
         let bytes = c.bytes(0..c.len());
         let mut reader = csv::Reader::from_reader(bytes.as_slice());

@@ -24,6 +24,8 @@
 //! - **Chunks**: the file cut every `chunk_size` bytes, wherever that falls (inside a record,
 //!   a quoted field or a UTF-8 character); only chunk 0 holds the header. Generated on the fly
 //!   from [`crate::generate`], so a multi-gigabyte export costs no memory. Gzip when asked.
+//!   An export may serve fixed bytes instead ([`ExportConfig::fixed`], `content_file` in a
+//!   config file), exactly as given, malformed or not: the bad-input corpus is served this way.
 //!
 //! # Faults
 //!
@@ -95,7 +97,7 @@ pub use config::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, Encoding, ExportConfig,
     Layout, ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
 };
-pub use content::ExportContent;
+pub use content::{ExportContent, FixedContent};
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 

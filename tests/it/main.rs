@@ -3,10 +3,12 @@
 mod cancel;
 mod client;
 mod convert;
+mod corpus;
 mod engine;
 mod export;
 mod faults;
 mod generate;
+mod jobs;
 mod secrets;
 mod simulator;
 mod storage;
