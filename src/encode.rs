@@ -329,12 +329,21 @@ impl ParquetEncoder {
             .sum()
     }
 
-    /// Encodes one batch, splitting it where a row group fills up.
+    /// Encodes one batch, splitting it where a row group fills up, by rows or by bytes. The
+    /// bytes a slice will take are estimated from the row group so far (or, in a new row group,
+    /// from the batch's own size), so a row group of long texts does not overshoot its byte
+    /// bound by most of a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
         let mut rest = batch.clone();
         while rest.num_rows() > 0 {
             let room = self.max_rows - self.buffered_rows;
-            let take = room.min(rest.num_rows());
+            let fit = self.rows_that_fit(&rest);
+            if fit == 0 {
+                self.close_row_group()?;
+                self.open_row_group()?;
+                continue;
+            }
+            let take = room.min(rest.num_rows()).min(fit);
             let part = rest.slice(0, take);
             rest = rest.slice(take, rest.num_rows() - take);
             self.write_columns(&part)?;
@@ -345,6 +354,23 @@ impl ParquetEncoder {
             }
         }
         Ok(())
+    }
+
+    /// About how many rows of `batch` still fit in the row group's byte bound (at least one in
+    /// an empty row group; 0 when it is full).
+    fn rows_that_fit(&self, batch: &RecordBatch) -> usize {
+        if self.buffered_rows == 0 {
+            let raw: usize = batch
+                .columns()
+                .iter()
+                .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+                .sum();
+            let per_row = (raw / batch.num_rows().max(1)).max(1);
+            return (self.max_bytes / per_row).max(1);
+        }
+        let used = self.estimated_bytes();
+        let per_row = (used / self.buffered_rows).max(1);
+        self.max_bytes.saturating_sub(used) / per_row
     }
 
     fn write_columns(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {

@@ -92,6 +92,9 @@ pub enum FailureKind {
         /// Bytes received.
         received: u64,
     },
+    /// The server's TLS certificate could not be verified (unknown issuer, wrong name,
+    /// expired): never retried, it will not become valid by trying again.
+    Certificate,
     /// Anything else (a malformed request, a redirect loop): never retried.
     Other,
 }
@@ -107,7 +110,7 @@ impl FailureKind {
             | FailureKind::Timeout
             | FailureKind::Transport
             | FailureKind::ShortBody { .. } => true,
-            FailureKind::Other => false,
+            FailureKind::Certificate | FailureKind::Other => false,
         }
     }
 
@@ -129,6 +132,7 @@ impl FailureKind {
             FailureKind::Timeout => "timeout".to_owned(),
             FailureKind::Transport => "connection broken".to_owned(),
             FailureKind::ShortBody { .. } => "short body".to_owned(),
+            FailureKind::Certificate => "untrusted certificate".to_owned(),
             FailureKind::Other => "other".to_owned(),
         }
     }
@@ -162,16 +166,22 @@ impl Failure {
 
     /// Classifies a `reqwest` error. The URL is stripped from the description.
     pub fn from_reqwest(e: reqwest::Error) -> Self {
-        let kind = if e.is_connect() {
+        let (connect, timeout) = (e.is_connect(), e.is_timeout());
+        let transport = e.is_body() || e.is_decode() || e.is_request();
+        let detail = crate::error::error_chain(&e.without_url());
+        // rustls says `invalid peer certificate: ...` for every verification failure.
+        let kind = if detail.contains("invalid peer certificate") {
+            FailureKind::Certificate
+        } else if connect {
             FailureKind::Connect
-        } else if e.is_timeout() {
+        } else if timeout {
             FailureKind::Timeout
-        } else if e.is_body() || e.is_decode() || e.is_request() {
+        } else if transport {
             FailureKind::Transport
         } else {
             FailureKind::Other
         };
-        Failure::new(kind, crate::error::error_chain(&e.without_url()))
+        Failure::new(kind, detail)
     }
 }
 
@@ -381,6 +391,7 @@ mod tests {
             (FailureKind::Timeout, true, false),
             (FailureKind::Transport, true, false),
             (short(), true, false),
+            (FailureKind::Certificate, false, false),
             (FailureKind::Other, false, false),
         ];
         let config = RetryConfig::default();

@@ -7,8 +7,8 @@
 //!   in seconds followed by random bytes.
 //!
 //! One token serves the whole run. The client refreshes it (`/token/refresh`) when little
-//! of its life is left, signs in again when it has expired, and signs in again at most once
-//! for a request that got a 401 — single-flight: requests that fail together wait behind one
+//! of its life is left, signs in again when it has expired, and signs in again when a request
+//! gets a 401 (at most three times for one request) — single-flight: requests that fail together wait behind one
 //! lock for one new token instead of each signing in (token generations tell whether another
 //! request already replaced the token). [`AnaplanClient::logout`] ends the session. Tokens
 //! only live in [`Secret`]s.
@@ -24,7 +24,10 @@ use rsa::signature::{SignatureEncoding, Signer};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{AnaplanClient, Call, CallAuth, CallError, call_error};
+use super::{AnaplanClient, Call, CallAuth, CallError, Interrupt, call_error};
+
+/// The most time logging out may take.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 use crate::error::{Error, Result};
 use crate::retry::GiveUp;
 use crate::secret::Secret;
@@ -399,6 +402,7 @@ impl AnaplanClient {
             idempotent: true,
             what: what.clone(),
             auth: CallAuth::Header(header),
+            interrupt: Interrupt::Anywhere,
         };
         let reply = match self.call_raw(&call).await {
             Ok(reply) => reply,
@@ -439,6 +443,7 @@ impl AnaplanClient {
                 "AnaplanAuthToken {}",
                 token.value.expose()
             ))),
+            interrupt: Interrupt::Anywhere,
         };
         let reply = self
             .call_raw(&call)
@@ -466,10 +471,17 @@ impl AnaplanClient {
                 "AnaplanAuthToken {}",
                 token.value.expose()
             ))),
+            interrupt: Interrupt::Never,
         };
-        match self.call_raw(&call).await {
-            Ok(_) => tracing::debug!("logged out"),
-            Err(e) => tracing::debug!("logging out failed: {}", call_error("log out", e)),
+        // Best effort, and bounded: a run that already failed (Anaplan unreachable, say) must
+        // not then spend a whole retry budget on saying goodbye.
+        match tokio::time::timeout(LOGOUT_TIMEOUT, self.call_raw(&call)).await {
+            Ok(Ok(_)) => tracing::debug!("logged out"),
+            Ok(Err(e)) => tracing::debug!("logging out failed: {}", call_error("log out", e)),
+            Err(_) => tracing::debug!(
+                "logging out failed: no answer in {}s",
+                LOGOUT_TIMEOUT.as_secs()
+            ),
         }
     }
 }

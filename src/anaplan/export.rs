@@ -126,6 +126,7 @@ pub async fn prepare(
     on_event: &(dyn Fn(ExportEvent<'_>) + Send + Sync),
 ) -> Result<PreparedExport> {
     client.retry_stats().attach(&run.progress);
+    client.stop_on(&run.shutdown);
     let workspace = client.find_workspace(&job.workspace).await?;
     let model = client.find_model(&workspace, &job.model).await?;
     let export = client.find_export(&workspace, &model, &job.export).await?;
@@ -322,7 +323,11 @@ pub async fn run_export(
     on_event: &(dyn Fn(ExportEvent<'_>) + Send + Sync),
 ) -> Result<ExportReport> {
     // A destination that cannot be written fails the run before the export task runs.
-    destination.check().await?;
+    tokio::select! {
+        biased;
+        () = run.shutdown.triggered() => return Err(run.shutdown.error()),
+        checked = destination.check() => checked?,
+    }
     let prepared = prepare(client, job, run, on_event).await?;
     let (source, options) = download_plan(client, job, &prepared, options, run).await?;
     let chunks = source.chunk_count();

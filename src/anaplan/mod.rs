@@ -27,6 +27,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::retry::{Failure, FailureKind, GiveUp, RetryConfig, RetryState, RetryStats};
 use crate::secret::Secret;
+use crate::shutdown::Shutdown;
 
 pub mod auth;
 pub mod discovery;
@@ -145,6 +146,8 @@ struct Inner {
     stats: RetryStats,
     page_size: Option<u32>,
     tokens: tokio::sync::Mutex<auth::TokenState>,
+    /// Calls give up (as [`Error::Cancelled`]) once this is triggered.
+    shutdown: std::sync::Mutex<Option<Shutdown>>,
 }
 
 /// How a call authenticates.
@@ -167,6 +170,20 @@ pub(crate) struct Call {
     /// What the call does, for messages (`list the models of workspace X`).
     pub what: String,
     pub auth: CallAuth,
+    /// Whether a stop request ([`AnaplanClient::stop_on`]) ends the call early.
+    pub interrupt: Interrupt,
+}
+
+/// Where a stop request may end a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    /// Anywhere: while a request is in flight or between attempts (reads).
+    Anywhere,
+    /// Only before an attempt and while waiting to retry: a request that may change something
+    /// in Anaplan (starting a task) is never cut off with its outcome unknown.
+    BetweenAttempts,
+    /// Never: the calls made while stopping (cancelling a task, logging out).
+    Never,
 }
 
 impl Call {
@@ -178,6 +195,7 @@ impl Call {
             idempotent: true,
             what: what.into(),
             auth: CallAuth::Api,
+            interrupt: Interrupt::Anywhere,
         }
     }
 }
@@ -203,6 +221,12 @@ pub(crate) enum CallError {
     /// Nothing to retry: signing in failed, the credentials were rejected, ...
     Fatal(Error),
 }
+
+/// How many times one call may meet a 401 and sign in again (or take the token another call
+/// just got). More than once: with many requests in flight, the new token can itself be
+/// rejected (expired or revoked again) before this call's retry reaches Anaplan. Bad
+/// credentials still end the call at the first failed sign-in.
+const MAX_REAUTHENTICATIONS: u32 = 3;
 
 /// The User-Agent sent on every request.
 const AGENT: &str = concat!("anaplan-parquet/", env!("CARGO_PKG_VERSION"));
@@ -248,6 +272,7 @@ impl AnaplanClient {
                 stats: RetryStats::new(),
                 page_size: config.page_size,
                 tokens: tokio::sync::Mutex::new(auth::TokenState::default()),
+                shutdown: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -265,6 +290,29 @@ impl AnaplanClient {
     /// The retry policy.
     pub fn retry_config(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// From now on (for every clone), calls give up with [`Error::Cancelled`] once `shutdown`
+    /// is triggered, instead of finishing their request or waiting out a retry (a `Retry-After`
+    /// may ask for minutes). Starting a task is never cut off mid-request; cancelling a task
+    /// and logging out still go through.
+    pub fn stop_on(&self, shutdown: &Shutdown) {
+        *self
+            .inner
+            .shutdown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shutdown.clone());
+    }
+
+    fn stop_signal(&self, interrupt: Interrupt) -> Option<Shutdown> {
+        if interrupt == Interrupt::Never {
+            return None;
+        }
+        self.inner
+            .shutdown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// `{api}/{version}/{segments...}`.
@@ -301,8 +349,14 @@ impl AnaplanClient {
     /// Sends a call with retries, keeping the failure when it gives up.
     pub(crate) async fn call_raw(&self, call: &Call) -> Result<Reply, CallError> {
         let mut state = RetryState::new(&self.inner.retry);
-        let mut reauthenticated = false;
+        let mut reauthentications = 0;
+        let stop = self.stop_signal(call.interrupt);
         loop {
+            if let Some(stop) = &stop
+                && stop.is_triggered()
+            {
+                return Err(CallError::Fatal(stop.error()));
+            }
             let (header, generation) = match &call.auth {
                 CallAuth::Header(h) => (h.clone(), None),
                 CallAuth::Api => {
@@ -317,15 +371,24 @@ impl AnaplanClient {
                     }
                 }
             };
-            let failure = match self.attempt(call, &header).await {
+            let attempt = self.attempt(call, &header);
+            let outcome = match &stop {
+                Some(stop) if call.interrupt == Interrupt::Anywhere => tokio::select! {
+                    biased;
+                    () = stop.triggered() => return Err(CallError::Fatal(stop.error())),
+                    outcome = attempt => outcome,
+                },
+                _ => attempt.await,
+            };
+            let failure = match outcome {
                 Ok(reply) => return Ok(reply),
                 Err(f) => f,
             };
             if failure.kind.status() == Some(401)
                 && let Some(generation) = generation
-                && !reauthenticated
+                && reauthentications < MAX_REAUTHENTICATIONS
             {
-                reauthenticated = true;
+                reauthentications += 1;
                 tracing::info!(
                     "{}: the token was rejected (401); signing in again",
                     call.what
@@ -345,7 +408,13 @@ impl AnaplanClient {
                         self.inner.retry.max_retries,
                         delay.as_secs_f64()
                     );
-                    tokio::time::sleep(delay).await;
+                    match &stop {
+                        Some(stop) => tokio::select! {
+                            () = stop.triggered() => return Err(CallError::Fatal(stop.error())),
+                            () = tokio::time::sleep(delay) => {}
+                        },
+                        None => tokio::time::sleep(delay).await,
+                    }
                 }
                 Err(why) => {
                     return Err(CallError::GaveUp {
@@ -441,6 +510,10 @@ pub(crate) fn call_error(what: &str, e: CallError) -> Error {
                 suffix(&failure.detail)
             )),
             FailureKind::Status { .. } => Error::Api(format!("{what}: {failure}")),
+            FailureKind::Certificate => Error::Usage(format!(
+                "{what}: the server's TLS certificate cannot be verified ({failure}); check \
+                 --api-url and --auth-url, or the proxy between here and Anaplan"
+            )),
             FailureKind::Other => Error::Internal(format!("{what}: {failure}")),
             _ => Error::RetriesExhausted(format!("{what}: {failure}")),
         },

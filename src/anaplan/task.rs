@@ -15,7 +15,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::model::{Task, TaskState, shorten, unwrap_list, unwrap_object};
-use super::{AnaplanClient, Call, CallAuth, CallError, call_error};
+use super::{AnaplanClient, Call, CallAuth, CallError, Interrupt, call_error};
 use crate::error::{Error, Result};
 use crate::retry::GiveUp;
 use crate::shutdown::Shutdown;
@@ -76,6 +76,7 @@ impl AnaplanClient {
         // Tasks that existed before, to recognise ours if the POST's outcome is unknown.
         let before: Option<HashSet<String>> = match self.export_tasks(export).await {
             Ok(tasks) => Some(tasks.into_iter().map(|t| t.task_id).collect()),
+            Err(e @ Error::Cancelled(_)) => return Err(e),
             Err(e) => {
                 tracing::debug!("cannot list the export's tasks before starting it: {e}");
                 None
@@ -88,6 +89,7 @@ impl AnaplanClient {
             idempotent: false,
             what: what.clone(),
             auth: CallAuth::Api,
+            interrupt: Interrupt::BetweenAttempts,
         };
         let mut unknown = 0;
         loop {
@@ -169,6 +171,7 @@ impl AnaplanClient {
         let what = format!("cancel export task {task_id}");
         let call = Call {
             method: reqwest::Method::DELETE,
+            interrupt: Interrupt::Never,
             ..Call::get(self.api_url(&export.segments(&[task_id])), what)
         };
         self.call(&call).await.map(|_| ())
@@ -207,11 +210,18 @@ impl AnaplanClient {
         let mut last: Option<(Option<TaskState>, Option<String>)> = None;
         loop {
             let task = tokio::select! {
-                t = self.export_task(export, task_id) => t?,
-                () = shutdown.triggered() => {
-                    self.cancel_quietly(export, task_id, "the run was interrupted").await;
-                    return Err(shutdown.error());
-                }
+                biased;
+                () = shutdown.triggered() => None,
+                t = self.export_task(export, task_id) => match t {
+                    // The client gave up the call because of a stop.
+                    Err(Error::Cancelled(_)) => None,
+                    t => Some(t?),
+                },
+            };
+            let Some(task) = task else {
+                self.cancel_quietly(export, task_id, "the run was interrupted")
+                    .await;
+                return Err(shutdown.error());
             };
             on_update(&task);
             let now_state = (task.task_state.clone(), task.current_step.clone());
@@ -318,6 +328,7 @@ impl AnaplanClient {
                             msg.push_str("\nfailure dump (first lines):\n  ");
                             msg.push_str(&shorten(&lines.join("\n  "), 1500));
                         }
+                        Err(e @ Error::Cancelled(_)) => return Err(e),
                         Err(e) => {
                             let _ = write!(msg, " (the failure dump could not be read: {e})");
                         }

@@ -23,6 +23,7 @@
 //! max_retries = 10
 //! retry_timeout = "5m"
 //! request_timeout = "5m"
+//! read_timeout = "1m"
 //! ```
 //!
 //! Relative paths in the file are relative to the file.
@@ -100,6 +101,11 @@ pub struct ConnectionArgs {
     /// Time allowed for one attempt of one request, body included [default: 5m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub request_timeout: Option<Duration>,
+
+    /// Time a response may stay silent (no bytes received) before the attempt counts as failed
+    /// and is retried [default: 1m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub read_timeout: Option<Duration>,
 }
 
 /// Parses `5s`, `200ms`, `1h 30m`.
@@ -140,6 +146,8 @@ pub struct ConfigFile {
     pub retry_timeout: Option<String>,
     /// Time allowed per attempt (`5m`).
     pub request_timeout: Option<String>,
+    /// Time a response may stay silent (`1m`).
+    pub read_timeout: Option<String>,
     /// Never allowed: rejected with a hint (a password does not belong in a config file).
     #[serde(default)]
     password: Option<toml::Value>,
@@ -290,6 +298,12 @@ impl ConnectionArgs {
             "request_timeout",
         )?) {
             retry.request_timeout = d;
+        }
+        if let Some(d) = self
+            .read_timeout
+            .or(file_duration(file.read_timeout.as_deref(), "read_timeout")?)
+        {
+            retry.read_timeout = d;
         }
 
         let credentials = self.credentials(&file, cx)?;
@@ -603,6 +617,12 @@ mod tests {
         );
         assert_eq!(r.config.retry.max_retries, 5);
         assert_eq!(r.config.retry.retry_timeout, Duration::from_secs(7));
+        assert_eq!(
+            r.config.retry.read_timeout,
+            RetryConfig::default().read_timeout
+        );
+        let r = resolve(&["--config", cfg, "--read-timeout", "250ms"], &[pw]).unwrap();
+        assert_eq!(r.config.retry.read_timeout, Duration::from_millis(250));
     }
 
     #[test]

@@ -29,8 +29,9 @@ pub struct EngineArgs {
     #[arg(long, value_enum, default_value_t = LayoutArg::SingleColumn)]
     pub layout: LayoutArg,
 
-    /// Rows read to infer types: a number, or `all` (reads the input twice). A later value that
-    /// does not fit widens its column (Int64 → Float64 → Utf8) instead of failing.
+    /// Rows read to infer types: a number (the sample also stops at 32 MiB of text), or `all`
+    /// (reads the input twice). A later value that does not fit widens its column (Int64 →
+    /// Float64 → Utf8) instead of failing.
     #[arg(long, default_value_t = DEFAULT_INFER_ROWS.to_string(), value_name = "N|all")]
     pub infer_rows: String,
 

@@ -64,9 +64,10 @@ pub struct OutputArgs {
     #[arg(
         long = "storage-option",
         value_name = "KEY=VALUE",
+        value_parser = raw_storage_option,
         help_heading = "Object storage"
     )]
-    pub storage_options: Vec<String>,
+    pub storage_options: Vec<RawStorageOption>,
 
     /// Size of one multipart-upload part (5MiB to 5GiB); smaller files go in one PUT. Memory
     /// used by the upload is about part size × (concurrency + 1).
@@ -89,6 +90,26 @@ pub struct OutputArgs {
     #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION",
           help_heading = "Object storage")]
     pub upload_retry_timeout: Duration,
+}
+
+/// A `--storage-option` as typed. It is checked later ([`StorageOption::parse`]) rather than by
+/// clap, whose errors would echo it; its `Debug` shows the key only, since the value may be a
+/// secret.
+#[derive(Clone)]
+pub struct RawStorageOption(pub String);
+
+impl std::fmt::Debug for RawStorageOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once('=') {
+            Some((key, _)) => write!(f, "{key}=[REDACTED]"),
+            None => f.write_str("[REDACTED]"),
+        }
+    }
+}
+
+#[allow(clippy::unnecessary_wraps)] // the signature clap wants
+fn raw_storage_option(s: &str) -> Result<RawStorageOption, String> {
+    Ok(RawStorageOption(s.to_owned()))
 }
 
 /// `--mode` values.
@@ -150,7 +171,7 @@ impl OutputArgs {
         o.storage_options = self
             .storage_options
             .iter()
-            .map(|s| StorageOption::parse(s))
+            .map(|s| StorageOption::parse(&s.0))
             .collect::<Result<_>>()?;
         o.upload_part_size = usize::try_from(self.upload_part_size)
             .map_err(|_| Error::usage("--upload-part-size is too large for this machine"))?;
@@ -232,6 +253,18 @@ mod tests {
         assert_eq!(o.max_retries, 3);
         assert_eq!(o.retry_timeout, Duration::from_secs(30));
         assert!(!format!("{o:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn storage_options_as_typed_never_show_their_values() {
+        let raw = [
+            RawStorageOption("aws_secret_access_key=s3cr3t".into()),
+            RawStorageOption("s3cr3t".into()),
+        ];
+        assert_eq!(
+            format!("{raw:?}"),
+            "[aws_secret_access_key=[REDACTED], [REDACTED]]"
+        );
     }
 
     #[test]

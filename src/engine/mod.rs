@@ -59,7 +59,7 @@ pub enum InferRows {
 pub struct SchemaOptions {
     /// Which columns are inferred.
     pub layout: Layout,
-    /// Inference sample.
+    /// Inference sample (at most [`MAX_SAMPLE_BYTES`] of text in any case).
     pub infer_rows: InferRows,
     /// Per-column types given by the user (`--type`, `--schema`); strict.
     pub overrides: Vec<(String, ColumnType)>,
@@ -71,6 +71,11 @@ pub struct SchemaOptions {
 
 /// The default inference sample, in rows.
 pub const DEFAULT_INFER_ROWS: usize = 100_000;
+
+/// The inference sample also ends after this many bytes of text, whatever the row count: the
+/// sample is held in memory until the types are decided, and rows of long text would make
+/// 100,000 of them hundreds of megabytes. A later value that does not fit widens its column.
+pub const MAX_SAMPLE_BYTES: usize = 32 << 20;
 
 impl Default for SchemaOptions {
     fn default() -> Self {

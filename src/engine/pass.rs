@@ -24,7 +24,9 @@ use parquet::file::properties::WriterProperties;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::{BATCH_ROWS, EngineOptions, InferRows, Inference, InputEncoding, RunContext};
+use super::{
+    BATCH_ROWS, EngineOptions, InferRows, Inference, InputEncoding, MAX_SAMPLE_BYTES, RunContext,
+};
 use crate::decode::{CsvDecoder, TextBatch};
 use crate::destination::{Destination, Written};
 use crate::encode::{EncodeError, Output, ParquetEncoder, writer_properties};
@@ -548,54 +550,75 @@ async fn upload_stage(
     shutdown: &Shutdown,
     failure: &Failure,
 ) -> Option<Written> {
-    let mut writer = None;
+    /// What one message led to.
+    enum Step {
+        Continue,
+        /// Everything is at the destination but for publishing it.
+        Ready,
+        Failed(Error),
+        /// The input ended early, or a stop was asked for while waiting on the destination.
+        Stopped,
+    }
+    let mut writer: Option<crate::destination::DestinationWriter> = None;
     loop {
         let msg = tokio::select! {
             () = shutdown.triggered() => None,
             msg = rx.recv() => msg,
         };
-        let step: Result<bool> = match msg {
+        // Every wait on the destination gives way to a stop: a slow destination must not hold
+        // up a signal (the writer's waits are cancel-safe, and it is aborted below).
+        let step = match msg {
             Some(Output::Begin(schema)) => match destination {
-                Some(d) => match d.begin(&schema).await {
-                    Ok(w) => {
-                        writer = Some(w);
-                        Ok(false)
-                    }
-                    Err(e) => Err(e),
+                Some(d) => tokio::select! {
+                    () = shutdown.triggered() => Step::Stopped,
+                    begun = d.begin(&schema) => match begun {
+                        Ok(w) => {
+                            writer = Some(w);
+                            Step::Continue
+                        }
+                        Err(e) => Step::Failed(e),
+                    },
                 },
-                None => Err(Error::Internal("output without a destination".into())),
+                None => Step::Failed(Error::Internal("output without a destination".into())),
             },
             Some(Output::Data(bytes)) => match writer.as_mut() {
                 Some(w) => {
                     let n = bytes.len() as u64;
-                    let r = w.write(bytes).await;
-                    run.progress.add_bytes_out(n);
-                    r.map(|()| false)
+                    tokio::select! {
+                        () = shutdown.triggered() => Step::Stopped,
+                        r = w.write(bytes) => match r {
+                            Ok(()) => {
+                                run.progress.add_bytes_out(n);
+                                Step::Continue
+                            }
+                            Err(e) => Step::Failed(e),
+                        },
+                    }
                 }
-                None => Err(Error::Internal(
+                None => Step::Failed(Error::Internal(
                     "output before the destination opened".into(),
                 )),
             },
-            Some(Output::End) => Ok(true),
-            None => {
-                if let Some(w) = writer.take()
-                    && let Err(e) = w.abort().await
-                {
-                    tracing::warn!("could not clean up the abandoned output: {e}");
-                }
-                if run.shutdown.is_triggered() {
-                    failure.set(run.shutdown.error());
-                }
-                return None;
-            }
+            Some(Output::End) => match writer.as_mut() {
+                Some(w) => tokio::select! {
+                    () = shutdown.triggered() => Step::Stopped,
+                    r = w.prepare_finish() => match r {
+                        Ok(()) => Step::Ready,
+                        Err(e) => Step::Failed(e),
+                    },
+                },
+                None => Step::Failed(Error::Internal("end of output without a file".into())),
+            },
+            None => Step::Stopped,
         };
         match step {
-            Ok(false) => {}
-            Ok(true) => {
+            Step::Continue => {}
+            Step::Ready => {
                 let Some(w) = writer.take() else {
                     failure.set(Error::Internal("end of output without a file".into()));
                     return None;
                 };
+                // Publishing is the commit point: a rename, or one request.
                 return match w.finish().await {
                     Ok(written) => Some(written),
                     Err(e) => {
@@ -605,13 +628,24 @@ async fn upload_stage(
                     }
                 };
             }
-            Err(e) => {
+            Step::Failed(e) => {
                 failure.set(e);
                 shutdown.stop();
                 if let Some(w) = writer.take()
                     && let Err(e) = w.abort().await
                 {
                     tracing::warn!("could not clean up the abandoned output: {e}");
+                }
+                return None;
+            }
+            Step::Stopped => {
+                if let Some(w) = writer.take()
+                    && let Err(e) = w.abort().await
+                {
+                    tracing::warn!("could not clean up the abandoned output: {e}");
+                }
+                if run.shutdown.is_triggered() {
+                    failure.set(run.shutdown.error());
                 }
                 return None;
             }
@@ -631,6 +665,8 @@ struct DecodeStage {
     sample: Vec<TextBatch>,
     sample_limit: usize,
     sample_rows_seen: u64,
+    /// Bytes of text held in `sample`.
+    sample_bytes: usize,
     stats: Vec<ColumnStats>,
     plan: Option<Plan>,
     schema: Option<SchemaRef>,
@@ -683,6 +719,7 @@ impl DecodeStage {
             sample: Vec::new(),
             sample_limit,
             sample_rows_seen: 0,
+            sample_bytes: 0,
             stats: Vec::new(),
             forced: forced.is_some(),
             plan: forced,
@@ -868,8 +905,15 @@ impl DecodeStage {
                     }
                 }
                 self.sample_rows_seen += n as u64;
+                self.sample_bytes += batch
+                    .columns
+                    .iter()
+                    .map(|c| c.values().len())
+                    .sum::<usize>();
                 self.sample.push(batch);
-                if self.sample_rows_seen >= self.sample_limit as u64 {
+                if self.sample_rows_seen >= self.sample_limit as u64
+                    || self.sample_bytes >= MAX_SAMPLE_BYTES
+                {
                     self.decide(options)?;
                     if self.write {
                         self.start_encoding(options)?;

@@ -401,6 +401,9 @@ pub async fn run_round(
     let mut reports: Vec<DatasetReport> = datasets.iter().map(DatasetReport::new).collect();
     let mut done = vec![false; datasets.len()];
     let round = shutdown.child();
+    // A signal also ends the calls in flight (a long Retry-After, a slow answer); a fail-fast
+    // stop of the round lets them finish.
+    client.stop_on(shutdown);
     let mut catalog = Catalog::default();
     let mut ready: Vec<(usize, Resolved)> = Vec::new();
     for (i, d) in datasets.iter().enumerate() {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{self, TokenProblem};
 use super::config::{ExportConfig, Layout, ModelConfig, WorkspaceConfig};
-use super::faults::{FaultKind, FaultSpec};
+use super::faults::{FaultKind, FaultSpec, RetryAfterForm};
 use super::server::{BodyFault, Ctx, accepts_gzip, download, error, json_response};
 use super::state::{ExportFile, TaskState, epoch_ms, hex128};
 use super::tasks::{self, TaskFaults};
@@ -112,7 +112,12 @@ fn effective_faults(ctx: &Ctx, scope: Option<(&str, &[&str])>) -> FaultSpec {
 fn status_fault(ctx: &Ctx, faults: &FaultSpec) -> Option<Response> {
     if faults.rate_limit > 0.0 && ctx.roll("rate-limit") < faults.rate_limit {
         let wait = faults.retry_after();
-        let (value, kind) = if ctx.hash("retry-after-form").is_multiple_of(2) {
+        let seconds = match faults.retry_after_form {
+            Some(RetryAfterForm::Seconds) => true,
+            Some(RetryAfterForm::Date) => false,
+            None => ctx.hash("retry-after-form").is_multiple_of(2),
+        };
+        let (value, kind) = if seconds {
             (
                 wait.as_secs_f64().ceil().max(1.0).to_string(),
                 FaultKind::RateLimitSeconds,

@@ -22,6 +22,9 @@ pub struct FaultSpec {
     pub rate_limit: f64,
     /// `retry-after=DURATION`: the wait a 429 asks for (default 1 s).
     pub retry_after: Option<Duration>,
+    /// `retry-after-form=seconds|date`: write `Retry-After` only in this form (default: the two
+    /// forms alternately).
+    pub retry_after_form: Option<RetryAfterForm>,
     /// `server-error=P`: answer 500 or 503.
     pub server_error: f64,
     /// `reset=P`: drop the connection (TCP reset) in the middle of a download body.
@@ -54,6 +57,7 @@ pub const FAULTS_HELP: &str = "\
 Faults (--faults, comma-separated; P is a probability in [0,1]):
   rate-limit=P          429 with Retry-After (seconds or an HTTP date, alternately)
   retry-after=DURATION  the wait a 429 asks for (default 1s)
+  retry-after-form=F    seconds or date: only that Retry-After form (default: both, alternately)
   server-error=P        500 or 503
   reset=P               TCP reset in the middle of a chunk or file download
   truncate=P            download body cut short of its Content-Length
@@ -83,6 +87,7 @@ impl FaultSpec {
         FaultSpec {
             rate_limit: self.rate_limit.max(other.rate_limit),
             retry_after: other.retry_after.or(self.retry_after),
+            retry_after_form: other.retry_after_form.or(self.retry_after_form),
             server_error: self.server_error.max(other.server_error),
             reset: self.reset.max(other.reset),
             truncate: self.truncate.max(other.truncate),
@@ -144,6 +149,13 @@ impl FromStr for FaultSpec {
             match name {
                 "rate-limit" => spec.rate_limit = prob(value, None)?,
                 "retry-after" => spec.retry_after = Some(dur(value)?),
+                "retry-after-form" => {
+                    spec.retry_after_form = Some(match value {
+                        Some("seconds") => RetryAfterForm::Seconds,
+                        Some("date") => RetryAfterForm::Date,
+                        _ => return Err(bad("needs `seconds` or `date`")),
+                    });
+                }
                 "server-error" => spec.server_error = prob(value, None)?,
                 "reset" => spec.reset = prob(value, None)?,
                 "truncate" => spec.truncate = prob(value, None)?,
@@ -187,6 +199,15 @@ impl fmt::Display for FaultSpec {
         if let Some(v) = self.retry_after {
             parts.push(format!("retry-after={}", d(v)));
         }
+        if let Some(form) = self.retry_after_form {
+            parts.push(format!(
+                "retry-after-form={}",
+                match form {
+                    RetryAfterForm::Seconds => "seconds",
+                    RetryAfterForm::Date => "date",
+                }
+            ));
+        }
         if let Some(v) = self.trickle {
             parts.push(format!("trickle={v}"));
         }
@@ -207,6 +228,15 @@ impl fmt::Display for FaultSpec {
         }
         f.write_str(&parts.join(","))
     }
+}
+
+/// The form of a 429's `Retry-After` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfterForm {
+    /// Delta-seconds (`1`).
+    Seconds,
+    /// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    Date,
 }
 
 /// Parses `123`, `64k`, `4m`, `1g` (powers of 1024; also `kb`, `mib`, ...).
@@ -316,9 +346,11 @@ mod tests {
     #[test]
     fn parses_flags_sizes_and_durations() {
         let spec: FaultSpec =
-            "task-fail, task-cancel=0.5, unknown-enums, bandwidth=4m, trickle=10k, latency=50ms, task-stuck=2s"
+            "task-fail, task-cancel=0.5, unknown-enums, bandwidth=4m, trickle=10k, latency=50ms, task-stuck=2s, retry-after-form=date"
                 .parse()
                 .unwrap();
+        assert_eq!(spec.retry_after_form, Some(RetryAfterForm::Date));
+        assert_eq!(spec.to_string().parse::<FaultSpec>().unwrap(), spec);
         assert!((spec.task_fail - 1.0).abs() < 1e-12);
         assert!((spec.task_cancel - 0.5).abs() < 1e-12);
         assert!(spec.unknown_enums);
@@ -339,6 +371,7 @@ mod tests {
             "latency=soon",
             "bandwidth=lots",
             "unknown-enums=1",
+            "retry-after-form=minutes",
         ] {
             let err = bad.parse::<FaultSpec>().unwrap_err();
             assert!(matches!(err, Error::Usage(_)), "{bad}: {err}");

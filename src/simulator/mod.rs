@@ -35,6 +35,7 @@
 //! |---|---|
 //! | `rate-limit=P` | 429 with `Retry-After`, as seconds or as an HTTP date (alternately) |
 //! | `retry-after=DURATION` | the wait a 429 asks for (default `1s`) |
+//! | `retry-after-form=seconds\|date` | only that `Retry-After` form (default: both, alternately) |
 //! | `server-error=P` | 500 or 503 |
 //! | `reset=P` | TCP reset in the middle of a chunk, file or dump download |
 //! | `truncate=P` | download body ends before its `Content-Length` |
@@ -97,7 +98,7 @@ pub use config::{
     Layout, ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
 };
 pub use content::{ExportContent, FixedContent};
-pub use faults::{FAULTS_HELP, FaultKind, FaultSpec};
+pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
 use server::{ConnInfo, SimListener};
@@ -206,6 +207,14 @@ impl SimulatorHandle {
     /// The requests answered so far, oldest first (the last 200,000).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.lock().requests.iter().cloned().collect()
+    }
+
+    /// The token values issued so far (sign-ins; a refresh keeps the value), for tests that
+    /// check a client never shows them.
+    pub fn issued_tokens(&self) -> Vec<crate::secret::Secret> {
+        let mut tokens: Vec<String> = self.shared.lock().tokens.keys().cloned().collect();
+        tokens.sort();
+        tokens.into_iter().map(crate::secret::Secret::new).collect()
     }
 
     /// Every task state change so far, in order.

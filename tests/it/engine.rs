@@ -99,3 +99,65 @@ proptest! {
         prop_assert_eq!(convert_pieces(TRICKY.as_bytes(), &cuts, &options), whole);
     }
 }
+
+/// Rows of long unique texts: the inference sample stops at its byte bound (not after 100,000
+/// rows held in memory), and row groups stay near `--row-group-bytes` rather than a whole batch
+/// past it.
+#[test]
+fn long_texts_bound_the_sample_and_the_row_groups_by_bytes() {
+    use base64::Engine as _;
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut input = String::from("Key,Text\n");
+    let rows = 14_000;
+    let mut noise = vec![0u8; 2_250];
+    for i in 0..rows {
+        // Unique random text: 3,000 characters that do not compress much.
+        rng.fill(&mut noise);
+        input.push_str(&format!("K{i},"));
+        base64::engine::general_purpose::STANDARD.encode_string(&noise, &mut input);
+        input.push('\n');
+    }
+    assert!(input.len() > engine::MAX_SAMPLE_BYTES + (4 << 20));
+    let mut options = EngineOptions::default();
+    options.parquet.row_group_bytes = 4 << 20;
+    let dir = tempdir();
+    let out = dir.path().join("wide.parquet");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let summary = rt.block_on(async {
+        let source = MemorySource::new("memory", vec![Bytes::from(input)]);
+        let dest = Destination::parse(out.to_str().unwrap()).unwrap();
+        engine::convert(&source, &dest, &options, &RunContext::default())
+            .await
+            .expect("converts")
+    });
+    assert_eq!(summary.rows, rows);
+    let sampled: u64 = summary.decisions[0]
+        .strip_prefix("types inferred from the first ")
+        .and_then(|s| s.strip_suffix(" rows"))
+        .unwrap_or_else(|| panic!("{:?}", summary.decisions))
+        .parse()
+        .unwrap();
+    assert!(
+        sampled < rows && sampled * 3_000 <= engine::MAX_SAMPLE_BYTES as u64 + (1 << 20) * 3,
+        "sampled {sampled} rows"
+    );
+    let file = parquet::file::serialized_reader::SerializedFileReader::new(
+        std::fs::File::open(&out).unwrap(),
+    )
+    .unwrap();
+    let groups = parquet::file::reader::FileReader::metadata(&file)
+        .row_groups()
+        .to_vec();
+    assert!(groups.len() >= 8, "{} row groups", groups.len());
+    for g in &groups {
+        // The bound is on the writer's estimate; a page's worth over it is fine.
+        assert!(
+            g.compressed_size() <= (4 << 20) + (1 << 20),
+            "a row group of {} bytes",
+            g.compressed_size()
+        );
+    }
+}

@@ -1,12 +1,15 @@
 //! The one integration-test binary: one module per area.
 
+mod cancel;
 mod client;
 mod convert;
 mod corpus;
 mod engine;
 mod export;
+mod faults;
 mod generate;
 mod jobs;
+mod secrets;
 mod simulator;
 mod storage;
 mod support;

@@ -860,7 +860,9 @@ async fn task_lifecycle_from_post_to_complete() {
 #[tokio::test]
 async fn tasks_on_one_model_run_one_at_a_time() {
     let sim = sim::start_default().await;
-    sim.set_task_duration(Duration::from_millis(150));
+    // Long enough that the first task is still running when the fourth is created, even on a
+    // loaded machine.
+    sim.set_task_duration(Duration::from_millis(500));
     let token = login(&sim).await;
     let (_, mid) = ids(&sim);
     let mut started = Vec::new();

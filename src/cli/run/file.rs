@@ -47,7 +47,7 @@ use crate::anaplan::task::PollOptions;
 use crate::cli::connection::{ConfigFile, parse_duration};
 use crate::cli::engine_args::{CodecArg, EncodingArg, EngineArgs, LayoutArg, parse_size};
 use crate::cli::export::MAX_CONCURRENCY;
-use crate::cli::output_args::{IfExistsArg, ModeArg, OutputArgs};
+use crate::cli::output_args::{IfExistsArg, ModeArg, OutputArgs, RawStorageOption};
 use crate::error::{Error, Result};
 use crate::jobs::{Dataset, Problem};
 use crate::secret::Secret;
@@ -593,7 +593,10 @@ fn build(
         o.allow_http = v;
     }
     if let Some(opts) = &s.storage_options {
-        o.storage_options = opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        o.storage_options = opts
+            .iter()
+            .map(|(k, v)| RawStorageOption(format!("{k}={v}")))
+            .collect();
     }
     if let Some(v) = &s.upload_part_size {
         o.upload_part_size = size(v, "upload_part_size")?;

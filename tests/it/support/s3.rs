@@ -5,13 +5,16 @@
 //! uploads, but it keeps each one as `.upload-<id>.json` (plus `.upload_id-<id>.part-N` files)
 //! at the top of the data directory, so [`S3Server::pending_uploads`] finds leaked uploads there.
 //!
-//! Faults can be injected in front of the real service ([`S3Server::fail_part_uploads`]): the
-//! request is read in full, then answered `503 SlowDown` instead of being handed on.
+//! Faults can be injected in front of the real service ([`S3Server::fail_part_uploads`],
+//! [`S3Server::fail_object_puts`]): the request is read in full, then answered `503 SlowDown`
+//! instead of being handed on. [`S3Server::delay_part_uploads`] holds part uploads back (a slow
+//! destination); a client that gives up meanwhile leaves nothing behind.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anaplan_parquet::destination::{DestinationOptions, StorageOption};
 use bytes::Bytes;
@@ -44,8 +47,14 @@ pub struct S3Server {
 struct Faults {
     /// Upload-part requests still to answer with 503.
     part_uploads: AtomicUsize,
+    /// Single-request object PUTs still to answer with 503.
+    object_puts: AtomicUsize,
     /// Requests answered with an injected 503 so far.
     injected: AtomicUsize,
+    /// Upload-part requests received so far.
+    parts_seen: AtomicUsize,
+    /// Milliseconds each upload-part request is held before it is handled.
+    part_delay_ms: AtomicU64,
 }
 
 impl S3Server {
@@ -187,7 +196,7 @@ impl S3Server {
             if self.pending_uploads().is_empty() {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.pending_uploads()
     }
@@ -195,6 +204,23 @@ impl S3Server {
     /// Answers the next `n` upload-part requests with `503 SlowDown`.
     pub fn fail_part_uploads(&self, n: usize) {
         self.faults.part_uploads.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` single-request object PUTs (not parts) with `503 SlowDown`.
+    pub fn fail_object_puts(&self, n: usize) {
+        self.faults.object_puts.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds every upload-part request this long before handling it (a slow destination).
+    pub fn delay_part_uploads(&self, delay: Duration) {
+        self.faults
+            .part_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Upload-part requests received so far (answered or not).
+    pub fn part_uploads_seen(&self) -> usize {
+        self.faults.parts_seen.load(Ordering::SeqCst)
     }
 
     /// Requests answered with an injected fault so far.
@@ -241,9 +267,16 @@ impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
-        let is_part_upload = req.method() == hyper::Method::PUT
-            && req.uri().query().is_some_and(|q| q.contains("partNumber="));
-        if is_part_upload && take_one(&self.faults.part_uploads) {
+        let is_put = req.method() == hyper::Method::PUT;
+        let is_part_upload = is_put && req.uri().query().is_some_and(|q| q.contains("partNumber="));
+        let is_object_put =
+            is_put && !is_part_upload && !req.headers().contains_key("x-amz-copy-source");
+        if is_part_upload {
+            self.faults.parts_seen.fetch_add(1, Ordering::SeqCst);
+        }
+        if (is_part_upload && take_one(&self.faults.part_uploads))
+            || (is_object_put && take_one(&self.faults.object_puts))
+        {
             self.faults.injected.fetch_add(1, Ordering::SeqCst);
             return Box::pin(async move {
                 // Read the whole request first, as a busy server would before answering.
@@ -256,6 +289,14 @@ impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
                     .header("content-type", "application/xml")
                     .body(s3s::Body::from(xml.to_string()))
                     .expect("response"))
+            });
+        }
+        let delay = self.faults.part_delay_ms.load(Ordering::SeqCst);
+        if is_part_upload && delay > 0 {
+            let inner = self.inner.clone();
+            return Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                hyper::service::Service::call(&inner, req).await
             });
         }
         hyper::service::Service::call(&self.inner, req)
