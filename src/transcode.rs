@@ -164,7 +164,7 @@ impl Transcoder {
 
     /// Validates `data`; pushes its valid part. Returns false when an error was recorded.
     fn check_utf8(&mut self, data: &Bytes, last: bool, out: &mut Transcoded) -> bool {
-        let valid = match std::str::from_utf8(data) {
+        let valid = match simdutf8::compat::from_utf8(data) {
             Ok(_) => data.len(),
             Err(e) => match e.error_len() {
                 None if !last => {

@@ -157,6 +157,51 @@ pub fn parse_i64(s: &str) -> Option<i64> {
     Some(v)
 }
 
+/// The common case in one pass: `-?digits[.digits]` with at most 15 digits in all. The digits
+/// form an integer below 2^53 and the scale a power of ten below 10^22, both exact as floats,
+/// so one correctly rounded division gives exactly what a full parse would (Clinger's fast
+/// path). Anything else returns `None` and takes the general route.
+#[inline]
+fn fast_decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    let neg = b.first() == Some(&b'-');
+    let b = &b[usize::from(neg)..];
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut int_digits = 0usize;
+    let mut frac_digits = 0usize;
+    let mut seen_point = false;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                if seen_point {
+                    frac_digits += 1;
+                } else {
+                    int_digits += 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    let digits = int_digits + frac_digits;
+    if digits == 0 || digits > 15 || (seen_point && frac_digits == 0) {
+        return None;
+    }
+    // A leading zero is only allowed alone before the point: `0`, `0.5`, not `007`.
+    if int_digits > 1 && b[0] == b'0' {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac_digits];
+    Some(if neg { -v } else { v })
+}
+
 /// Checks the decimal grammar; returns the number of significant digits when it matches.
 fn decimal_digits(s: &str) -> Option<usize> {
     let b = s.as_bytes();
@@ -214,6 +259,9 @@ fn decimal_digits(s: &str) -> Option<usize> {
 
 /// A decimal that a 64-bit float holds exactly (see the module docs).
 pub fn parse_f64_exact(s: &str) -> Option<f64> {
+    if let Some(v) = fast_decimal(s) {
+        return Some(v);
+    }
     let sig = decimal_digits(s)?;
     let v: f64 = s.parse().ok()?;
     if !v.is_finite() {
@@ -228,6 +276,9 @@ pub fn parse_f64_exact(s: &str) -> Option<f64> {
 
 /// Any decimal, approximated: what `Value_number` holds.
 pub fn parse_f64_lenient(s: &str) -> Option<f64> {
+    if let Some(v) = fast_decimal(s) {
+        return Some(v);
+    }
     decimal_digits(s)?;
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
@@ -507,6 +558,54 @@ mod tests {
             assert_eq!(v, s.parse::<f64>().unwrap());
         }
         assert!(parse_f64_lenient("0.1234567890123456789").is_some());
+    }
+
+    #[test]
+    fn the_fast_decimal_path_agrees_with_a_full_parse() {
+        for s in [
+            "0",
+            "-0",
+            "1",
+            "0.5",
+            ".5",
+            "-.25",
+            "98000.5",
+            "-3.25",
+            "123456789012345",
+            "0.00000000000001",
+            "99999999.999999",
+            "4.35",
+            "0.1",
+            "0.7",
+            "1.15",
+        ] {
+            let fast = fast_decimal(s).unwrap_or_else(|| panic!("{s} takes the fast path"));
+            assert_eq!(fast.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+        }
+        for s in [
+            "007",
+            "1.",
+            ".",
+            "-",
+            "1e5",
+            "1234567890123456",
+            "1,5",
+            "+1",
+            "0.1.2",
+            "",
+        ] {
+            assert_eq!(fast_decimal(s), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_decimal_is_exact(int in 0u64..10_000_000, frac in 0u64..10_000_000, scale in 0usize..8, neg in proptest::bool::ANY) {
+            let text = format!("{}{int}.{frac:0scale$}", if neg { "-" } else { "" }, scale = scale.max(1));
+            if let Some(v) = fast_decimal(&text) {
+                proptest::prop_assert_eq!(v.to_bits(), text.parse::<f64>().unwrap().to_bits());
+            }
+        }
     }
 
     #[test]
