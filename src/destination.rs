@@ -1929,7 +1929,7 @@ impl HttpService for ObservingService {
                 },
             };
             if let Some(reason) = reason {
-                tracing::warn!(
+                tracing::info!(
                     "{method} {path}: transient failure ({}); retrying within the retry budget",
                     reason.trim_start_matches("storage: ")
                 );
