@@ -546,11 +546,8 @@ impl Destination {
         let name = target
             .file_name()
             .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".partial")
-            .tempfile_in(&dir)
-            .map_err(|e| local_error(&target, &e))?;
+        let tmp =
+            output_temp_file(&format!(".{name}."), &dir).map_err(|e| local_error(&target, &e))?;
         let (file, tmp_path) = tmp.into_parts();
         tracing::debug!(target = %target.display(), temp = %tmp_path.display(), "writing");
         Ok(DestinationWriter {
@@ -1781,10 +1778,7 @@ impl Destination {
                         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                         _ => PathBuf::from("."),
                     };
-                    let mut tmp = tempfile::Builder::new()
-                        .prefix(".manifest.")
-                        .suffix(".partial")
-                        .tempfile_in(&dir)?;
+                    let mut tmp = output_temp_file(".manifest.", &dir)?;
                     std::io::Write::write_all(&mut tmp, &data)?;
                     tmp.as_file().sync_all()?;
                     tmp.persist(&target).map_err(|e| e.error)?;
@@ -1871,6 +1865,18 @@ impl UploadObserver {
     fn snapshot(&self) -> BTreeMap<String, u64> {
         lock(&self.failures).clone()
     }
+}
+
+/// A temporary file beside a local output, renamed over it when complete.
+///
+/// `tempfile` creates files with mode 0600; an output is created 0666 less the umask, as any
+/// other program's output would be, so that the readers of a shared directory can open it.
+fn output_temp_file(prefix: &str, dir: &FsPath) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(".partial");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

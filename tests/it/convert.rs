@@ -520,3 +520,25 @@ fn summary_goes_to_stderr_and_json_to_stdout() {
     assert_eq!(v["columns"], 7);
     assert_eq!(v["schema"][6]["name"], "Value_number");
 }
+
+/// The output is created like any other program's file (0666 less the umask), not with the
+/// temporary file's private 0600: readers in a shared directory must be able to open it.
+#[cfg(unix)]
+#[test]
+fn output_file_mode_follows_the_umask_not_the_temp_files_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let out = dir.path().join("out.parquet");
+    let o = run(bin()
+        .arg("convert")
+        .arg(sample("tsc_sales.csv"))
+        .arg("-o")
+        .arg(&out));
+    assert!(o.status.success(), "convert failed: {}", stderr(&o));
+    // A file created the ordinary way in the same directory shows what the umask allows
+    // (the child inherits this process's umask).
+    let plain = dir.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), mode(&plain), "output mode {:o}", mode(&out));
+}
