@@ -1867,11 +1867,16 @@ impl UploadObserver {
     }
 }
 
-/// A temporary file beside a local output, renamed over it when complete.
+/// A temporary file beside a local output (Parquet, manifest, kept CSV, generated CSV), renamed
+/// over it when complete.
 ///
 /// `tempfile` creates files with mode 0600; an output is created 0666 less the umask, as any
 /// other program's output would be, so that the readers of a shared directory can open it.
-fn output_temp_file(prefix: &str, dir: &FsPath) -> std::io::Result<tempfile::NamedTempFile> {
+/// (Spool files, which nobody else reads, stay private.)
+pub(crate) fn output_temp_file(
+    prefix: &str,
+    dir: &FsPath,
+) -> std::io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(prefix).suffix(".partial");
     #[cfg(unix)]

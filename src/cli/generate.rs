@@ -119,10 +119,7 @@ fn write_file_atomically(generator: &Generator, path: &Path) -> Result<u64> {
         _ => Path::new("."),
     };
     let context = || format!("cannot write {}", path.display());
-    let tmp = tempfile::Builder::new()
-        .prefix(".generate-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
+    let tmp = crate::destination::output_temp_file(".generate-", dir)
         .map_err(|e| Error::io(context(), e))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     // Batches are megabytes each: no extra buffering needed.
@@ -130,14 +127,6 @@ fn write_file_atomically(generator: &Generator, path: &Path) -> Result<u64> {
     let bytes = generator
         .write_all_parallel(&mut file, threads)
         .map_err(|e| Error::io(context(), e))?;
-    // Temporary files are private; the result is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(context(), e))?;
-    }
     tmp.persist(path)
         .map_err(|e| Error::io(context(), e.error))?;
     Ok(bytes)

@@ -128,13 +128,9 @@ impl Tee {
                     Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                     _ => PathBuf::from("."),
                 };
-                tempfile::Builder::new()
-                    .prefix(".anaplan-parquet-keep.")
-                    .suffix(".partial")
-                    .tempfile_in(&dir)
-                    .map_err(|e| {
-                        Error::Destination(format!("cannot write {}: {e}", target.display()))
-                    })?
+                crate::destination::output_temp_file(".anaplan-parquet-keep.", &dir).map_err(
+                    |e| Error::Destination(format!("cannot write {}: {e}", target.display())),
+                )?
             }
             None => tempfile::Builder::new()
                 .prefix("anaplan-parquet-spool.")

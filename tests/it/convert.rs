@@ -10,14 +10,19 @@ use crate::support::{Table, bin, dir_entries, opts, run, sample, stderr, stdout,
 fn convert_ok(input: &std::path::Path, extra: &[&str]) -> Table {
     let dir = tempdir();
     let out = dir.path().join("out.parquet");
+    convert_to(input, &out, extra);
+    Table::read(&out)
+}
+
+/// Converts `input` to `out` with extra args; asserts success.
+fn convert_to(input: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
     let o = run(bin()
         .arg("convert")
         .arg(input)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .args(extra));
     assert!(o.status.success(), "convert failed: {}", stderr(&o));
-    Table::read(&out)
 }
 
 #[test]
@@ -521,24 +526,31 @@ fn summary_goes_to_stderr_and_json_to_stdout() {
     assert_eq!(v["schema"][6]["name"], "Value_number");
 }
 
-/// The output is created like any other program's file (0666 less the umask), not with the
-/// temporary file's private 0600: readers in a shared directory must be able to open it.
+/// Outputs are created like any other program's files (0666 less the umask), not with the
+/// temporary file's private 0600: readers in a shared directory must be able to open them.
+/// Covers `convert`'s Parquet file and `generate`'s CSV file (both through the same helper as
+/// manifests and `--keep-csv`).
 #[cfg(unix)]
 #[test]
 fn output_file_mode_follows_the_umask_not_the_temp_files_0600() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempdir();
-    let out = dir.path().join("out.parquet");
-    let o = run(bin()
-        .arg("convert")
-        .arg(sample("tsc_sales.csv"))
-        .arg("-o")
-        .arg(&out));
-    assert!(o.status.success(), "convert failed: {}", stderr(&o));
-    // A file created the ordinary way in the same directory shows what the umask allows
-    // (the child inherits this process's umask).
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // A file created the ordinary way shows what the umask allows (children inherit it).
     let plain = dir.path().join("plain");
     std::fs::File::create(&plain).unwrap();
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&out), mode(&plain), "output mode {:o}", mode(&out));
+
+    let parquet = dir.path().join("out.parquet");
+    convert_to(&sample("tsc_sales.csv"), &parquet, &[]);
+    assert_eq!(
+        mode(&parquet),
+        mode(&plain),
+        "convert: {:o}",
+        mode(&parquet)
+    );
+
+    let csv = dir.path().join("gen.csv");
+    let o = run(bin().args(["generate", "--rows", "10", "-o"]).arg(&csv));
+    assert!(o.status.success(), "generate failed: {}", stderr(&o));
+    assert_eq!(mode(&csv), mode(&plain), "generate: {:o}", mode(&csv));
 }
