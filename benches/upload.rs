@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use anaplan_parquet::destination::{Destination, DestinationOptions, StorageOption};
+use anaplan_parquet::sink::{Destination, DestinationOptions, StorageOption};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -51,24 +51,19 @@
 
 pub mod anaplan;
 pub mod cli;
-pub mod decode;
-pub mod destination;
-pub mod encode;
-pub mod engine;
+pub mod convert;
 pub mod error;
-pub mod fetch;
+pub mod export;
 pub mod generate;
 pub mod jobs;
 pub mod logging;
 pub mod progress;
 pub mod retry;
-pub mod schema;
 pub mod secret;
 pub mod shutdown;
 pub mod simulator;
+pub mod sink;
 pub mod source;
 pub mod summary;
-pub mod transcode;
-pub mod typed;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 //! - [`check_decode`] runs the decoding path the way the engine's decoder thread does
 //!   (transcoder, push CSV decoder, header clean-up, inference over every row, typed
 //!   conversion) without threads or I/O, so it runs tens of thousands of cases a second.
-//! - [`check_engine`] runs the real [`anaplan_parquet::engine::convert`] on pieces labelled as
+//! - [`check_engine`] runs the real [`anaplan_parquet::convert::convert`] on pieces labelled as
 //!   Anaplan chunks, to a local destination, and reads the Parquet back: slower, but it covers
 //!   the orchestration (late widening and the second pass, chunk positions, no partial output).
 //!
@@ -13,17 +13,17 @@
 
 use std::sync::{Arc, OnceLock};
 
-use anaplan_parquet::decode::{CsvDecoder, TextBatch};
-use anaplan_parquet::destination::Destination;
-use anaplan_parquet::engine::{
+use anaplan_parquet::convert::text::decode::{CsvDecoder, TextBatch};
+use anaplan_parquet::sink::Destination;
+use anaplan_parquet::convert::{
     self, CsvOptions, EngineOptions, InferRows, InputEncoding, ParquetOptions, RunContext,
     SchemaOptions,
 };
 use anaplan_parquet::error::{DataError, Error, Position};
-use anaplan_parquet::schema::{ColumnStats, Layout, Plan, clean_header};
+use anaplan_parquet::convert::schema::{ColumnStats, Layout, Plan, clean_header};
 use anaplan_parquet::source::{Piece, PieceStream, Source};
-use anaplan_parquet::transcode::{Transcoded, Transcoder};
-use anaplan_parquet::typed::{convert_column, number_column};
+use anaplan_parquet::convert::text::transcode::{Transcoded, Transcoder};
+use anaplan_parquet::convert::schema::typed::{convert_column, number_column};
 use arrow::array::{Array, ArrayData, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
@@ -435,7 +435,7 @@ pub struct Written {
     pub columns: Vec<ArrayData>,
 }
 
-/// Runs `engine::convert` on the pieces; checks that a failure leaves nothing behind.
+/// Runs `convert::convert` on the pieces; checks that a failure leaves nothing behind.
 pub fn engine_run(case: &Case<'_>, pieces: &[&[u8]]) -> Result<Written, Error> {
     let base = if std::path::Path::new("/dev/shm").is_dir() {
         tempfile::tempdir_in("/dev/shm")
@@ -456,13 +456,13 @@ pub fn engine_run(case: &Case<'_>, pieces: &[&[u8]]) -> Result<Written, Error> {
             ..SchemaOptions::default()
         },
         parquet: ParquetOptions {
-            compression: engine::Codec::None,
+            compression: convert::Codec::None,
             ..ParquetOptions::default()
         },
         keep_input: None,
     };
     let source = Chunks(pieces.iter().map(|p| Bytes::copy_from_slice(p)).collect());
-    let result = runtime().block_on(engine::convert(
+    let result = runtime().block_on(convert::convert(
         &source,
         &destination,
         &options,

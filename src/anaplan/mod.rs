@@ -31,7 +31,6 @@ use crate::shutdown::Shutdown;
 
 pub mod auth;
 pub mod discovery;
-pub mod export;
 pub mod model;
 pub mod task;
 

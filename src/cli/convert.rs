@@ -9,8 +9,8 @@ use super::GlobalArgs;
 use super::display::{Display, print_summary, schema_table};
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
-use crate::destination::Destination;
-use crate::engine::{self, RunContext};
+use crate::sink::Destination;
+use crate::convert::{self, RunContext};
 use crate::error::{Error, Result};
 use crate::source::{FileSource, Source, StdinSource};
 
@@ -72,7 +72,7 @@ pub async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {
     run.shutdown.listen_for_signals();
 
     if args.print_schema {
-        let inference = engine::infer(source.as_ref(), &options, &run).await?;
+        let inference = convert::infer(source.as_ref(), &options, &run).await?;
         let columns = inference.plan.describe();
         if args.json {
             let cols: Vec<serde_json::Value> = columns
@@ -98,7 +98,7 @@ pub async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {
         Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
     let display = Display::start(&run.progress, global);
     display.transfer_started(None);
-    let result = engine::convert(source.as_ref(), &destination, &options, &run).await;
+    let result = convert::convert(source.as_ref(), &destination, &options, &run).await;
     display.finish();
     let summary = result?;
     print_summary(&summary, args.json, global);

@@ -17,11 +17,11 @@ use super::discovery::{render_table, write_stdout};
 use super::display::Display;
 use super::engine_args::{EngineArgs, parse_size};
 use super::export::print_report;
-use crate::anaplan::export::{ExportJob, run_export};
+use crate::export::{ExportJob, run_export};
 use crate::anaplan::task::PollOptions;
 use crate::anaplan::{AnaplanClient, ConnectionConfig, Credentials};
-use crate::destination::Destination;
-use crate::engine::RunContext;
+use crate::sink::Destination;
+use crate::convert::RunContext;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
@@ -48,7 +48,7 @@ pub struct DemoArgs {
     pub chunk_size: u64,
 
     /// Chunks downloaded at once.
-    #[arg(long, default_value_t = crate::fetch::DEFAULT_CONCURRENCY, value_name = "N")]
+    #[arg(long, default_value_t = crate::source::export::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
 
     /// Faults for the simulator to inject, e.g. `bandwidth=20m,latency=50ms` to see the
@@ -136,7 +136,7 @@ async fn demo(
     client: &AnaplanClient,
     args: &DemoArgs,
     destination: Destination,
-    options: crate::engine::EngineOptions,
+    options: crate::convert::EngineOptions,
     global: &GlobalArgs,
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<ExitCode> {

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
-use crate::anaplan::export::ExportEvent;
+use crate::export::ExportEvent;
 use crate::anaplan::model::TaskState;
 use crate::progress::Progress;
 use crate::summary::{RunSummary, human_bytes};

@@ -18,12 +18,12 @@ use super::discovery::{with_client, write_stdout};
 use super::display::Display;
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
-use crate::anaplan::export::{ExportJob, ExportReport, run_export};
+use crate::export::{ExportJob, ExportReport, run_export};
 use crate::anaplan::task::PollOptions;
-use crate::destination::Destination;
-use crate::engine::RunContext;
+use crate::sink::Destination;
+use crate::convert::RunContext;
 use crate::error::{Error, Result};
-use crate::fetch::DEFAULT_CONCURRENCY;
+use crate::source::export::DEFAULT_CONCURRENCY;
 
 /// The most chunks downloaded at once.
 pub const MAX_CONCURRENCY: usize = 64;

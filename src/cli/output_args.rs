@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::engine_args::parse_size;
-use crate::destination::{
+use crate::sink::{
     DEFAULT_UPLOAD_CONCURRENCY, DestinationOptions, IfExists, StorageOption, WriteMode,
 };
 use crate::error::{Error, Result};
@@ -82,7 +82,7 @@ pub struct OutputArgs {
 
     /// Retries of one storage request on transient failures (5xx, 429, timeouts, dropped
     /// connections), with exponential backoff.
-    #[arg(long, default_value_t = crate::destination::DEFAULT_UPLOAD_MAX_RETRIES,
+    #[arg(long, default_value_t = crate::sink::DEFAULT_UPLOAD_MAX_RETRIES,
           value_name = "N", help_heading = "Object storage")]
     pub upload_retries: usize,
 

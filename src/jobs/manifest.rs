@@ -1,7 +1,7 @@
 //! The manifest written after each dataset: what was exported, from where, when, and the
 //! content hash of the raw export that `--skip-unchanged` compares.
 //!
-//! It is stored with the data ([`crate::destination::Destination::write_manifest`]):
+//! It is stored with the data ([`crate::sink::Destination::write_manifest`]):
 //! `NAME.manifest.json` next to the file in replace mode, `_manifest.json` in the dataset
 //! prefix in append mode. It is written after the data, so it never describes data that is not
 //! there; it describes the last run that wrote the dataset.

@@ -47,10 +47,10 @@ use tracing::Instrument;
 
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::discovery::{Named, resolve};
-use crate::anaplan::export::{ExportJob, download_plan, prepare_resolved};
+use crate::export::{ExportJob, download_plan, prepare_resolved};
 use crate::anaplan::model::{Export, Model, Workspace};
-use crate::destination::{Destination, DestinationOptions, WriteMode};
-use crate::engine::{self, EngineOptions, RunContext};
+use crate::sink::{Destination, DestinationOptions, WriteMode};
+use crate::convert::{self, EngineOptions, RunContext};
 use crate::error::{Error, ExitClass, Result, Signal};
 use crate::progress::Progress;
 use crate::shutdown::Shutdown;
@@ -665,7 +665,7 @@ async fn attempt(
         download_plan(&shared.client, &d.job, &prepared, d.engine.clone(), run).await?;
     let source = source.with_budget(Arc::clone(&shared.budget));
     let source = HashingSource::new(source, previous);
-    let summary = match engine::convert(&source, &destination, &options, run).await {
+    let summary = match convert::convert(&source, &destination, &options, run).await {
         Ok(s) => s,
         Err(_) if source.unchanged() => {
             report.status = Status::Unchanged;

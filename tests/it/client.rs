@@ -12,7 +12,7 @@ use anaplan_parquet::anaplan::{
     AnaplanClient, ApiVersion, CertificateCredentials, ConnectionConfig, Credentials,
 };
 use anaplan_parquet::error::{Error, ExitClass};
-use anaplan_parquet::fetch::{ExportSource, FileRef};
+use anaplan_parquet::source::export::{ExportSource, FileRef};
 use anaplan_parquet::progress::Progress;
 use anaplan_parquet::retry::RetryConfig;
 use anaplan_parquet::secret::Secret;

@@ -1,7 +1,7 @@
 //! The engine through its library API: splitting the input anywhere changes nothing.
 
-use anaplan_parquet::destination::Destination;
-use anaplan_parquet::engine::{self, EngineOptions, InputEncoding, RunContext};
+use anaplan_parquet::sink::Destination;
+use anaplan_parquet::convert::{self, EngineOptions, InputEncoding, RunContext};
 use anaplan_parquet::source::MemorySource;
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -34,7 +34,7 @@ fn convert_pieces(
     rt.block_on(async {
         let source = MemorySource::new("memory", pieces);
         let dest = Destination::parse(out.to_str().unwrap()).unwrap();
-        engine::convert(&source, &dest, options, &RunContext::default())
+        convert::convert(&source, &dest, options, &RunContext::default())
             .await
             .expect("converts");
     });
@@ -117,7 +117,7 @@ fn long_texts_bound_the_sample_and_the_row_groups_by_bytes() {
         base64::engine::general_purpose::STANDARD.encode_string(&noise, &mut input);
         input.push('\n');
     }
-    assert!(input.len() > engine::MAX_SAMPLE_BYTES + (4 << 20));
+    assert!(input.len() > convert::MAX_SAMPLE_BYTES + (4 << 20));
     let mut options = EngineOptions::default();
     options.parquet.row_group_bytes = 4 << 20;
     let dir = tempdir();
@@ -129,7 +129,7 @@ fn long_texts_bound_the_sample_and_the_row_groups_by_bytes() {
     let summary = rt.block_on(async {
         let source = MemorySource::new("memory", vec![Bytes::from(input)]);
         let dest = Destination::parse(out.to_str().unwrap()).unwrap();
-        engine::convert(&source, &dest, &options, &RunContext::default())
+        convert::convert(&source, &dest, &options, &RunContext::default())
             .await
             .expect("converts")
     });
@@ -141,7 +141,7 @@ fn long_texts_bound_the_sample_and_the_row_groups_by_bytes() {
         .parse()
         .unwrap();
     assert!(
-        sampled < rows && sampled * 3_000 <= engine::MAX_SAMPLE_BYTES as u64 + (1 << 20) * 3,
+        sampled < rows && sampled * 3_000 <= convert::MAX_SAMPLE_BYTES as u64 + (1 << 20) * 3,
         "sampled {sampled} rows"
     );
     let file = parquet::file::serialized_reader::SerializedFileReader::new(

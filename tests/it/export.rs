@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anaplan_parquet::anaplan::export::{ExportJob, ExportReport, engine_options, run_export};
+use anaplan_parquet::export::{ExportJob, ExportReport, engine_options, run_export};
 use anaplan_parquet::anaplan::{AnaplanClient, ApiVersion};
-use anaplan_parquet::destination::Destination;
-use anaplan_parquet::engine::{self, EngineOptions, RunContext};
+use anaplan_parquet::sink::Destination;
+use anaplan_parquet::convert::{self, EngineOptions, RunContext};
 use anaplan_parquet::error::Error;
-use anaplan_parquet::fetch::{ExportSource, FileRef};
+use anaplan_parquet::source::export::{ExportSource, FileRef};
 use anaplan_parquet::generate::{GeneratedRow, Generator};
 use anaplan_parquet::progress::Progress;
 use anaplan_parquet::simulator::SimulatorHandle;
@@ -307,7 +307,7 @@ async fn a_file_with_no_chunks_gives_a_zero_row_file_from_the_metadata_header() 
         model_id: model.id.clone(),
         file_id: export.id.clone(),
     };
-    let prepared = anaplan_parquet::anaplan::export::PreparedExport {
+    let prepared = anaplan_parquet::export::PreparedExport {
         workspace: ws,
         model,
         export,
@@ -321,7 +321,7 @@ async fn a_file_with_no_chunks_gives_a_zero_row_file_from_the_metadata_header() 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("none.parquet");
     let destination = Destination::parse(out.to_str().unwrap()).unwrap();
-    let summary = engine::convert(&source, &destination, &options, &RunContext::default())
+    let summary = convert::convert(&source, &destination, &options, &RunContext::default())
         .await
         .unwrap();
     assert_eq!(summary.rows, 0);

@@ -10,12 +10,12 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anaplan_parquet::anaplan::export::ExportJob;
+use anaplan_parquet::export::ExportJob;
 use anaplan_parquet::anaplan::{AnaplanClient, ApiVersion, Credentials};
-use anaplan_parquet::destination::{DestinationOptions, WriteMode};
-use anaplan_parquet::engine::EngineOptions;
+use anaplan_parquet::sink::{DestinationOptions, WriteMode};
+use anaplan_parquet::convert::EngineOptions;
 use anaplan_parquet::error::ExitClass;
-use anaplan_parquet::fetch::{ExportSource, FileRef};
+use anaplan_parquet::source::export::{ExportSource, FileRef};
 use anaplan_parquet::jobs::{self, Dataset, RoundReport, RunOptions, Status};
 use anaplan_parquet::progress::Progress;
 use anaplan_parquet::secret::Secret;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anaplan_parquet::anaplan::{
     AnaplanClient, ApiVersion, CertificateCredentials, ConnectionConfig, Credentials,
 };
-use anaplan_parquet::destination::Destination;
+use anaplan_parquet::sink::Destination;
 use anaplan_parquet::secret::Secret;
 use anaplan_parquet::simulator::{FaultSpec, SimulatorConfig, SimulatorHandle};
 use base64::Engine as _;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anaplan_parquet::destination::{
+use anaplan_parquet::sink::{
     Destination, DestinationOptions, DestinationWriter, IfExists, WriteMode,
 };
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};

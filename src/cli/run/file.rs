@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 
-use crate::anaplan::export::ExportJob;
+use crate::export::ExportJob;
 use crate::anaplan::task::PollOptions;
 use crate::cli::connection::{ConfigFile, parse_duration};
 use crate::cli::engine_args::{CodecArg, EncodingArg, EngineArgs, LayoutArg, parse_size};
@@ -750,9 +750,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::destination::{IfExists, WriteMode};
-    use crate::engine::{Codec, InferRows, InputEncoding};
-    use crate::schema::ColumnType;
+    use crate::sink::{IfExists, WriteMode};
+    use crate::convert::{Codec, InferRows, InputEncoding};
+    use crate::convert::schema::ColumnType;
 
     const GOOD: &str = r#"
 [connection]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anaplan_parquet::destination::{DestinationOptions, StorageOption};
+use anaplan_parquet::sink::{DestinationOptions, StorageOption};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use hyper::body::Incoming;

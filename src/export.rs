@@ -3,13 +3,13 @@
 
 use std::time::SystemTime;
 
-use super::AnaplanClient;
-use super::model::{Export, ExportMetadata, Model, Task, Workspace};
-use super::task::{ExportRef, PollOptions};
-use crate::destination::Destination;
-use crate::engine::{self, EngineOptions, InputEncoding, RunContext};
+use crate::anaplan::AnaplanClient;
+use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
+use crate::anaplan::task::{ExportRef, PollOptions};
+use crate::sink::Destination;
+use crate::convert::{self, EngineOptions, InputEncoding, RunContext};
 use crate::error::{Error, Result};
-use crate::fetch::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
+use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
 use crate::summary::RunSummary;
 
 /// What to export, and how.
@@ -332,7 +332,7 @@ pub async fn run_export(
     let (source, options) = download_plan(client, job, &prepared, options, run).await?;
     let chunks = source.chunk_count();
     on_event(ExportEvent::Downloading { chunks });
-    let mut summary = engine::convert(&source, destination, &options, run).await?;
+    let mut summary = convert::convert(&source, destination, &options, run).await?;
     merge_retries(&mut summary.retries, client.retry_stats().counts());
     Ok(ExportReport {
         summary,

@@ -23,7 +23,7 @@ use arrow::array::{
 use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::schema::ColumnType;
+use crate::convert::schema::ColumnType;
 
 /// The set of types a value fits (text always fits, so it is not in the set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

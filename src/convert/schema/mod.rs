@@ -1,5 +1,7 @@
 //! Column names and types: header clean-up, inference, overrides.
 
+pub mod typed;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -122,7 +124,7 @@ fn unique(base: &str, taken: &mut std::collections::HashSet<String>, try_base: b
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnStats {
     /// Types every non-null value so far fits.
-    pub fits: crate::typed::Fits,
+    pub fits: typed::Fits,
     /// Non-null values seen.
     pub non_null: u64,
     /// Values that are numbers (integers or decimals).
@@ -136,7 +138,7 @@ pub struct ColumnStats {
 impl Default for ColumnStats {
     fn default() -> Self {
         ColumnStats {
-            fits: crate::typed::Fits::ALL,
+            fits: typed::Fits::ALL,
             non_null: 0,
             numeric: 0,
             boolean: 0,
@@ -149,12 +151,12 @@ impl ColumnStats {
     /// Takes one more value into account.
     pub fn observe(&mut self, value: Option<&str>) {
         if let Some(v) = value {
-            self.observe_classified(crate::typed::classify(v));
+            self.observe_classified(typed::classify(v));
         }
     }
 
     /// Takes one more non-null value into account, already classified.
-    pub fn observe_classified(&mut self, f: crate::typed::Fits) {
+    pub fn observe_classified(&mut self, f: typed::Fits) {
         self.fits = self.fits.and(f);
         self.non_null += 1;
         if f.contains(ColumnType::Float64) {
@@ -254,7 +256,7 @@ impl Plan {
     pub fn decide(
         header: &[String],
         stats: &[ColumnStats],
-        options: &crate::engine::SchemaOptions,
+        options: &crate::convert::SchemaOptions,
     ) -> crate::error::Result<Plan> {
         for (name, _) in &options.overrides {
             if !header.iter().any(|h| h == name) {
@@ -337,7 +339,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::SchemaOptions;
+    use crate::convert::SchemaOptions;
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()

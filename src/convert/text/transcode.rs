@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 
-use crate::engine::InputEncoding;
+use crate::convert::InputEncoding;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 

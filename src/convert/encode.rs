@@ -26,7 +26,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use tokio::sync::mpsc;
 
-use crate::engine::{Codec, ParquetOptions};
+use crate::convert::{Codec, ParquetOptions};
 use crate::error::{Error, Result};
 
 /// Size of the byte blocks handed to the destination.

@@ -1,4 +1,4 @@
-//! Where CSV bytes come from: a local file, stdin, or (see [`crate::fetch`]) an Anaplan export
+//! Where CSV bytes come from: a local file, stdin, or (see [`crate::source::export`]) an Anaplan export
 //! file downloaded chunk by chunk.
 //!
 //! A [`Source`] opens a stream of [`Piece`]s in input order. Sources that can be read again from
@@ -15,6 +15,8 @@ use futures::{StreamExt, TryStreamExt};
 use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, Result};
+
+pub mod export;
 
 /// Size of the buffers a local file or stdin is read in.
 pub const READ_BUFFER_BYTES: usize = 1 << 20;

@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use crate::destination::Destination;
+use crate::sink::Destination;
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::schema::{ColumnType, Layout};
+use crate::convert::schema::{ColumnType, Layout};
 use crate::shutdown::Shutdown;
 use crate::source::Source;
 use crate::summary::RunSummary;
@@ -193,11 +193,14 @@ pub async fn infer(
 #[derive(Clone, Debug)]
 pub struct Inference {
     /// The columns that would be written.
-    pub plan: crate::schema::Plan,
+    pub plan: schema::Plan,
     /// Inference decisions, one sentence each.
     pub decisions: Vec<String>,
     /// Data rows the decision was based on.
     pub sample_rows: u64,
 }
 
+pub mod encode;
 mod pass;
+pub mod schema;
+pub mod text;
