@@ -65,5 +65,6 @@ pub mod simulator;
 pub mod sink;
 pub mod source;
 pub mod summary;
+pub mod units;
 
 pub use error::{Error, Result};

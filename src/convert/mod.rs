@@ -1,11 +1,11 @@
-//! The conversion engine: CSV bytes from a [`Source`] to Parquet at a [`Destination`].
+//! The conversion engine: CSV bytes from a [`Source`] to Parquet to a [`Sink`].
 //!
 //! This module holds the options and the entry points; the private `pass` module runs the
 //! stages.
 
 use std::path::PathBuf;
 
-use crate::sink::Destination;
+use crate::sink::Sink;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::convert::schema::{ColumnType, Layout};
@@ -172,7 +172,7 @@ pub const BATCH_ROWS: usize = 16_384;
 /// spooled to a temporary file during the first pass.
 pub async fn convert(
     source: &dyn Source,
-    destination: &Destination,
+    destination: &dyn Sink,
     options: &EngineOptions,
     run: &RunContext,
 ) -> Result<RunSummary> {

@@ -28,7 +28,7 @@ use super::{
     BATCH_ROWS, EngineOptions, InferRows, Inference, InputEncoding, MAX_SAMPLE_BYTES, RunContext,
 };
 use crate::convert::text::decode::{CsvDecoder, TextBatch};
-use crate::sink::{Destination, Written};
+use crate::sink::{Sink, SinkWriter, Written};
 use crate::convert::encode::{EncodeError, Output, ParquetEncoder, writer_properties};
 use crate::error::{DataError, Error, Position, Result};
 use crate::convert::schema::{ColumnStats, ColumnType, Origin, Plan, clean_header};
@@ -162,7 +162,7 @@ impl Tee {
 
 pub(super) async fn convert(
     source: &dyn Source,
-    destination: &Destination,
+    destination: &dyn Sink,
     options: &EngineOptions,
     run: &RunContext,
 ) -> Result<RunSummary> {
@@ -328,7 +328,7 @@ pub(super) async fn infer(
 /// `scan_all`, reads everything first) and returns [`PassEnd::Inferred`].
 async fn run_pass(
     input: &Input<'_>,
-    destination: Option<&Destination>,
+    destination: Option<&dyn Sink>,
     forced: Option<Plan>,
     tee: Option<&mut Tee>,
     options: &EngineOptions,
@@ -375,7 +375,7 @@ async fn run_pass(
             let mut stage = stage;
             let r = stage.run(piece_rx, batch_tx, &options, &progress, &shutdown);
             if let Err(e) = &r {
-                failure.set(clone_error(e));
+                failure.set(e.clone());
                 shutdown.stop();
             }
             r.map(|()| stage)
@@ -443,21 +443,6 @@ async fn run_pass(
     }
 }
 
-/// Errors cross threads by value; keep the message and class.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Data(d) => Error::Data(d.clone()),
-        Error::Usage(m) => Error::Usage(m.clone()),
-        Error::SchemaMismatch(m) => Error::SchemaMismatch(m.clone()),
-        Error::Cancelled(s) => Error::Cancelled(*s),
-        Error::Internal(m) => Error::Internal(m.clone()),
-        Error::Io { context, source } => Error::Io {
-            context: context.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        other => Error::Internal(other.to_string()),
-    }
-}
 
 async fn read_stage(
     mut stream: PieceStream,
@@ -541,7 +526,7 @@ fn encode_stage(
 
 async fn upload_stage(
     mut rx: mpsc::Receiver<Output>,
-    destination: Option<&Destination>,
+    destination: Option<&dyn Sink>,
     run: &RunContext,
     shutdown: &Shutdown,
     failure: &Failure,
@@ -555,7 +540,7 @@ async fn upload_stage(
         /// The input ended early, or a stop was asked for while waiting on the destination.
         Stopped,
     }
-    let mut writer: Option<crate::sink::DestinationWriter> = None;
+    let mut writer: Option<Box<dyn SinkWriter>> = None;
     loop {
         let msg = tokio::select! {
             () = shutdown.triggered() => None,
@@ -598,7 +583,7 @@ async fn upload_stage(
             Some(Output::End) => match writer.as_mut() {
                 Some(w) => tokio::select! {
                     () = shutdown.triggered() => Step::Stopped,
-                    r = w.prepare_finish() => match r {
+                    r = w.flush() => match r {
                         Ok(()) => Step::Ready,
                         Err(e) => Step::Failed(e),
                     },
@@ -615,7 +600,7 @@ async fn upload_stage(
                     return None;
                 };
                 // Publishing is the commit point: a rename, or one request.
-                return match w.finish().await {
+                return match w.commit().await {
                     Ok(written) => Some(written),
                     Err(e) => {
                         failure.set(e);

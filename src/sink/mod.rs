@@ -53,6 +53,7 @@ use std::time::Duration;
 use arrow::datatypes::Schema;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -75,6 +76,83 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::secret::Secret;
+
+/// Where a conversion's Parquet bytes go: the engine's only view of a destination.
+///
+/// The engine calls [`Sink::begin`] once it knows the schema, streams the encoded file through
+/// [`SinkWriter::write`], then [`SinkWriter::flush`] and [`SinkWriter::commit`] on success or
+/// [`SinkWriter::abort`] on any failure. Until `commit` returns, nothing is visible at the
+/// destination and whatever was there is untouched; `abort` removes every trace of the
+/// attempt. A late type widening aborts the first writer and begins a second one.
+///
+/// ```no_run
+/// # async fn demo() -> anaplan_parquet::Result<()> {
+/// use anaplan_parquet::sink::{Destination, Sink};
+/// use arrow::datatypes::{DataType, Field, Schema};
+///
+/// let sink = Destination::parse("out.parquet")?;
+/// let schema = Schema::new(vec![Field::new("Value", DataType::Int64, true)]);
+/// let mut writer = sink.begin(&schema).await?;
+/// writer.write(bytes::Bytes::from_static(b"PAR1...")).await?;
+/// writer.flush().await?;
+/// let written = writer.commit().await?; // the rename, or the last request
+/// println!("{} bytes at {}", written.bytes, written.location);
+/// # Ok(()) }
+/// ```
+pub trait Sink: Send + Sync {
+    /// Where the output goes, for logs and summaries. Never holds a secret.
+    fn describe(&self) -> String;
+
+    /// Starts one output file for `schema` (an append dataset checks the schema here).
+    fn begin<'a>(&'a self, schema: &'a Schema) -> BoxFuture<'a, Result<Box<dyn SinkWriter>>>;
+}
+
+/// One output file being written; see [`Sink`].
+pub trait SinkWriter: Send {
+    /// Appends bytes. Cancel-safe: dropping the future mid-way leaves the writer abortable.
+    fn write(&mut self, data: Bytes) -> BoxFuture<'_, Result<()>>;
+
+    /// Everything is written: push what is buffered, so that only publishing remains.
+    /// Cancel-safe like [`SinkWriter::write`].
+    fn flush(&mut self) -> BoxFuture<'_, Result<()>>;
+
+    /// Publishes the file atomically (a rename, or completing an upload): the commit point.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<Written>>;
+
+    /// Abandons the file: nothing is published and nothing is left behind.
+    fn abort(self: Box<Self>) -> BoxFuture<'static, Result<()>>;
+}
+
+impl Sink for Destination {
+    fn describe(&self) -> String {
+        Destination::describe(self)
+    }
+
+    fn begin<'a>(&'a self, schema: &'a Schema) -> BoxFuture<'a, Result<Box<dyn SinkWriter>>> {
+        Box::pin(async move {
+            let writer: Box<dyn SinkWriter> = Box::new(Destination::begin(self, schema).await?);
+            Ok(writer)
+        })
+    }
+}
+
+impl SinkWriter for DestinationWriter {
+    fn write(&mut self, data: Bytes) -> BoxFuture<'_, Result<()>> {
+        Box::pin(DestinationWriter::write(self, data))
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.prepare_finish())
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<Written>> {
+        Box::pin(self.finish())
+    }
+
+    fn abort(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
+        Box::pin(DestinationWriter::abort(*self))
+    }
+}
 
 /// Default size of one multipart-upload part (and the largest object sent in a single PUT).
 pub const DEFAULT_UPLOAD_PART_SIZE: usize = 8 << 20;

@@ -3,14 +3,18 @@
 //! Variants are named for what happened, not for the crate that failed, and each maps to an
 //! exit class ([`ExitClass`]) so the binary turns any failure into a documented exit code.
 //! No variant ever carries a secret: messages are built from redacted URLs and names only.
+//!
+//! Errors are `Clone` (their sources are shared, not copied), so an error that crosses from a
+//! pipeline thread to the caller keeps its variant, and with it its exit class.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The command line, a config file or a jobs file is invalid.
@@ -53,14 +57,25 @@ pub enum Error {
     #[error("{0}")]
     Destination(String),
 
-    /// Reading a local input or spool file failed.
+    /// Reading the input failed (a local file, stdin).
     #[error("{context}: {source}")]
     Io {
         /// What was being done, with the path.
         context: String,
         /// The underlying error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
+    },
+
+    /// One of the run's own local files (a spool, a temporary file) could not be created,
+    /// written or read: a full or missing temporary directory, not bad input.
+    #[error("{context}: {source}")]
+    LocalIo {
+        /// What was being done, with the path (and `TMPDIR` where it applies).
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Arc<std::io::Error>,
     },
 
     /// The run was interrupted by a signal.
@@ -109,6 +124,8 @@ pub enum ExitClass {
     Destination,
     /// 7: transient failures outlasted the retry budget; running again later may succeed.
     Transient,
+    /// 8: a local file of the run's own (spool, temporary file) could not be written or read.
+    LocalIo,
     /// 130: interrupted by SIGINT.
     Interrupted,
     /// 143: terminated by SIGTERM.
@@ -127,6 +144,7 @@ impl ExitClass {
             ExitClass::Data => 5,
             ExitClass::Destination => 6,
             ExitClass::Transient => 7,
+            ExitClass::LocalIo => 8,
             ExitClass::Interrupted => 130,
             ExitClass::Terminated => 143,
         }
@@ -143,7 +161,15 @@ impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            source: Arc::new(source),
+        }
+    }
+
+    /// Builds a [`Error::LocalIo`] with context.
+    pub fn local_io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::LocalIo {
+            context: context.into(),
+            source: Arc::new(source),
         }
     }
 
@@ -158,6 +184,7 @@ impl Error {
             }
             Error::RetriesExhausted(_) => ExitClass::Transient,
             Error::Destination(_) => ExitClass::Destination,
+            Error::LocalIo { .. } => ExitClass::LocalIo,
             Error::Cancelled(Signal::Interrupt) => ExitClass::Interrupted,
             Error::Cancelled(Signal::Terminate) => ExitClass::Terminated,
             Error::Internal(_) => ExitClass::Failure,
@@ -167,6 +194,12 @@ impl Error {
     /// True when the failure came from a broken pipe on stdout (the reader went away).
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// True when running again later may succeed (transient failures that outlasted the
+    /// retry budget).
+    pub fn is_transient(&self) -> bool {
+        self.exit_class() == ExitClass::Transient
     }
 
     /// The data error inside, if this is one.
@@ -327,6 +360,7 @@ mod tests {
             ExitClass::Data,
             ExitClass::Destination,
             ExitClass::Transient,
+            ExitClass::LocalIo,
             ExitClass::Interrupted,
             ExitClass::Terminated,
         ];
