@@ -21,6 +21,18 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A setting has a value that cannot be used. `setting` is its canonical name (the jobs
+    /// file's key, in snake_case); each front end shows it in its own words
+    /// ([`Error::naming_setting`]): `--upload-part-size` on the command line,
+    /// `upload_part_size` in a jobs file, a keyword argument in Python.
+    #[error("{setting}: {problem}")]
+    InvalidSetting {
+        /// The setting's canonical (snake_case) name.
+        setting: &'static str,
+        /// What is wrong with its value, naming the value where that helps.
+        problem: String,
+    },
+
     /// The input data is malformed: the message names what and where.
     #[error("{0}")]
     Data(Box<DataError>),
@@ -157,6 +169,26 @@ impl Error {
         Error::Usage(msg.into())
     }
 
+    /// Builds a [`Error::InvalidSetting`].
+    pub fn invalid_setting(setting: &'static str, problem: impl Into<String>) -> Self {
+        Error::InvalidSetting {
+            setting,
+            problem: problem.into(),
+        }
+    }
+
+    /// Names the setting of an [`Error::InvalidSetting`] the way the user gave it (`name`
+    /// gets the canonical name and returns, say, `--flag-name`); other errors pass unchanged.
+    #[must_use]
+    pub fn naming_setting(self, name: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            Error::InvalidSetting { setting, problem } => {
+                Error::Usage(format!("{}: {problem}", name(setting)))
+            }
+            other => other,
+        }
+    }
+
     /// Builds a [`Error::Io`] with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -176,7 +208,7 @@ impl Error {
     /// The exit class of this error.
     pub fn exit_class(&self) -> ExitClass {
         match self {
-            Error::Usage(_) => ExitClass::Usage,
+            Error::Usage(_) | Error::InvalidSetting { .. } => ExitClass::Usage,
             Error::Data(_) | Error::SchemaMismatch(_) | Error::Io { .. } => ExitClass::Data,
             Error::Unauthenticated(_) => ExitClass::Authentication,
             Error::NotFound(_) | Error::Ambiguous(_) | Error::ExportFailed(_) | Error::Api(_) => {
@@ -347,6 +379,18 @@ mod tests {
             "bad input at line 9, column 2: unterminated quoted field"
         );
         assert_eq!(e.exit_class().code(), 5);
+    }
+
+    #[test]
+    fn a_setting_is_named_in_the_words_of_whoever_gave_it() {
+        let e = Error::invalid_setting("upload_part_size", "must be at least 5 MiB");
+        assert_eq!(e.to_string(), "upload_part_size: must be at least 5 MiB");
+        assert_eq!(e.exit_class(), ExitClass::Usage);
+        let flag = e.naming_setting(|s| format!("--{}", s.replace('_', "-")));
+        assert_eq!(flag.to_string(), "--upload-part-size: must be at least 5 MiB");
+        assert!(matches!(flag, Error::Usage(_)));
+        let other = Error::Internal("x".into()).naming_setting(|_| unreachable!());
+        assert!(matches!(other, Error::Internal(_)));
     }
 
     #[test]
