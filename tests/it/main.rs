@@ -9,6 +9,7 @@ mod export;
 mod faults;
 mod generate;
 mod jobs;
+mod layout;
 mod secrets;
 mod simulator;
 mod storage;
