@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
 use crate::anaplan::task::{ExportRef, PollOptions};
-use crate::sink::Destination;
 use crate::convert::{self, EngineOptions, InputEncoding, RunContext};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExportFailed, Result};
+use crate::sink::Destination;
 use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
 use crate::summary::RunSummary;
 
@@ -370,11 +370,10 @@ pub async fn download_plan(
     let options = engine_options(prepared, options, job.dialect_from_metadata);
     if chunks == 0 {
         if options.schema.fallback_header.is_none() {
-            return Err(Error::ExportFailed(format!(
-                "export {:?} produced an empty file (no chunks) and its metadata names no columns: \
-                 there is nothing to write",
-                prepared.export.name
-            )));
+            return Err(ExportFailed::EmptyFile {
+                export: prepared.export.name.clone(),
+            }
+            .into());
         }
         tracing::info!(
             "the export's file is empty (no chunks): writing a file with no rows and the export's columns"

@@ -13,18 +13,21 @@
 //! | [`model`] | the API's JSON, read leniently (open enums, v2.0 envelope or v1.3 bare) |
 //! | [`discovery`] | workspaces, models, exports, files, chunks; paging; names or ids |
 //! | [`task`] | starting, polling and cancelling export tasks; failure dumps |
-//! | [`export`] | one export end to end: resolve, run the task, download, convert |
+//!
+//! The client knows nothing of CSV parsing, Parquet or destinations: the export use case
+//! ([`crate::export`]) drives it, and [`crate::source::export`] reads an export's chunks
+//! through it.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, USER_AGENT};
-use reqwest::{Method, StatusCode};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{ApiError, Error, NotFound, Result, RetriesExhausted, Spent, Unauthenticated};
 use crate::retry::{Failure, FailureKind, GiveUp, RetryConfig, RetryState, RetryStats};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
@@ -202,8 +205,6 @@ impl Call {
 /// A successful answer.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    #[allow(dead_code)]
-    pub status: StatusCode,
     pub body: Bytes,
 }
 
@@ -284,11 +285,6 @@ impl AnaplanClient {
     /// Retry counts of every call made so far (shared by all clones).
     pub fn retry_stats(&self) -> &RetryStats {
         &self.inner.stats
-    }
-
-    /// The retry policy.
-    pub fn retry_config(&self) -> &RetryConfig {
-        &self.inner.retry
     }
 
     /// From now on (for every clone), calls give up with [`Error::Cancelled`] once `shutdown`
@@ -467,7 +463,7 @@ impl AnaplanClient {
                     "",
                 ));
             }
-            return Ok(Reply { status, body });
+            return Ok(Reply { body });
         }
         let detail = model::error_message(&body)
             .unwrap_or_else(|| status.canonical_reason().unwrap_or_default().to_owned());
@@ -501,8 +497,10 @@ async fn read_body(
     Ok(body.into())
 }
 
-/// Turns a call's failure into the error the user sees.
+/// Turns a call's failure into the error the user sees: the variant from the failure's kind
+/// and why it was not retried, never from its text.
 pub(crate) fn call_error(what: &str, e: CallError) -> Error {
+    let call = what.to_owned();
     match e {
         CallError::Fatal(e) => e,
         CallError::GaveUp {
@@ -510,41 +508,61 @@ pub(crate) fn call_error(what: &str, e: CallError) -> Error {
             why: GiveUp::TooManyRetries | GiveUp::OutOfTime,
             retries,
             elapsed,
-        } => Error::RetriesExhausted(format!(
-            "{what}: gave up after {retries} {} in {:.1}s; last error: {failure}",
-            if retries == 1 { "retry" } else { "retries" },
-            elapsed.as_secs_f64()
-        )),
+        } => RetriesExhausted {
+            call,
+            spent: Some(Spent { retries, elapsed }),
+            last: failure.to_string(),
+        }
+        .into(),
         CallError::GaveUp { failure, .. } => match failure.kind {
-            FailureKind::Status { status: 404, .. } => Error::NotFound(format!(
-                "{what}: not found, or no access (HTTP 404{})",
-                suffix(&failure.detail)
-            )),
-            FailureKind::Status { status: 401, .. } => Error::Unauthenticated(format!(
-                "{what}: Anaplan rejected the credentials (HTTP 401{})",
-                suffix(&failure.detail)
-            )),
-            FailureKind::Status { status: 403, .. } => Error::Api(format!(
-                "{what}: permission denied (HTTP 403{})",
-                suffix(&failure.detail)
-            )),
-            FailureKind::Status { .. } => Error::Api(format!("{what}: {failure}")),
+            FailureKind::Status { status: 404, .. } => NotFound::Call {
+                call,
+                message: failure.detail,
+            }
+            .into(),
+            FailureKind::Status { status: 401, .. } => Unauthenticated::Rejected {
+                call,
+                message: failure.detail,
+            }
+            .into(),
+            FailureKind::Status { status, .. } => ApiError::Status {
+                call,
+                status,
+                message: failure.detail,
+            }
+            .into(),
             FailureKind::Certificate => Error::Usage(format!(
                 "{what}: the server's TLS certificate cannot be verified ({failure}); check \
                  --api-url and --auth-url, or the proxy between here and Anaplan"
             )),
             FailureKind::Other => Error::Internal(format!("{what}: {failure}")),
-            _ => Error::RetriesExhausted(format!("{what}: {failure}")),
+            // Transient, but not retried: a request that must not be sent twice.
+            FailureKind::Connect
+            | FailureKind::Timeout
+            | FailureKind::Transport
+            | FailureKind::ShortBody { .. } => {
+                RetriesExhausted::new(call, failure.to_string()).into()
+            }
         },
     }
 }
 
-fn suffix(detail: &str) -> String {
-    if detail.is_empty() || detail == "Not Found" || detail == "Unauthorized" {
-        String::new()
-    } else {
-        format!(": {detail}")
+/// An [`Error::Unauthenticated`]: signing in with `call` was refused for `reason`.
+pub(crate) fn sign_in_refused(call: impl Into<String>, reason: impl Into<String>) -> Error {
+    Unauthenticated::SignIn {
+        call: call.into(),
+        reason: reason.into(),
     }
+    .into()
+}
+
+/// An [`Error::Api`] for an answer of `call` that cannot be read.
+pub(crate) fn bad_answer(call: impl Into<String>, problem: impl Into<String>) -> Error {
+    ApiError::Answer {
+        call: call.into(),
+        problem: problem.into(),
+    }
+    .into()
 }
 
 /// Parses a JSON answer.
@@ -553,7 +571,7 @@ pub(crate) fn parse_json(body: &[u8], what: &str) -> Result<serde_json::Value> {
         return Ok(serde_json::Value::Null);
     }
     serde_json::from_slice(body)
-        .map_err(|e| Error::Api(format!("{what}: the answer is not JSON: {e}")))
+        .map_err(|e| bad_answer(what, format!("the answer is not JSON: {e}")))
 }
 
 /// Parses a base URL given by the user: http(s), no credentials in it, trailing `/2/0` or
