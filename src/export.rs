@@ -229,7 +229,7 @@ pub async fn prepare_resolved(
 }
 
 /// The Parquet key-value metadata describing where the data came from.
-pub fn parquet_metadata(p: &PreparedExport) -> Vec<(String, String)> {
+fn parquet_metadata(p: &PreparedExport) -> Vec<(String, String)> {
     let mut kv = vec![
         ("anaplan.workspace.id".to_owned(), p.workspace.id.clone()),
         (
@@ -388,7 +388,7 @@ pub async fn download_plan(
 }
 
 /// Adds `more` retry counts into `into`, summing equal reasons.
-pub fn merge_retries(into: &mut Vec<(String, u64)>, more: Vec<(String, u64)>) {
+fn merge_retries(into: &mut Vec<(String, u64)>, more: Vec<(String, u64)>) {
     for (reason, n) in more {
         match into.iter_mut().find(|(r, _)| *r == reason) {
             Some((_, m)) => *m += n,

@@ -60,7 +60,7 @@ impl Default for RetryConfig {
 
 impl RetryConfig {
     /// The backoff bound before retry number `retry` (0-based): `initial × 2^retry`, capped.
-    pub fn backoff_cap(&self, retry: u32) -> Duration {
+    pub(crate) fn backoff_cap(&self, retry: u32) -> Duration {
         let factor = 1u32.checked_shl(retry.min(30)).unwrap_or(u32::MAX);
         self.initial_backoff
             .checked_mul(factor)
@@ -71,7 +71,7 @@ impl RetryConfig {
 
 /// What went wrong with one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// The server answered with an error status.
     Status {
         /// The HTTP status code.
@@ -148,7 +148,7 @@ impl FailureKind {
 
 /// One failed attempt: its kind and a description with no secret and no URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The class of failure.
     pub kind: FailureKind,
     /// What happened, for messages (for a status: the server's message, if any).
@@ -202,7 +202,7 @@ impl fmt::Display for Failure {
 
 /// Parses a `Retry-After` header: delta-seconds (`120`) or an HTTP date. A date in the past
 /// means "now". `None` when the value is neither.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -219,7 +219,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// Why a request is not retried any more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GiveUp {
+pub(crate) enum GiveUp {
     /// The failure is not transient.
     Permanent,
     /// The request is not idempotent and may have reached the server.
@@ -232,7 +232,7 @@ pub enum GiveUp {
 
 /// The retry bookkeeping of one logical request.
 #[derive(Debug)]
-pub struct RetryState {
+pub(crate) struct RetryState {
     config: RetryConfig,
     started: Instant,
     retries: u32,
@@ -250,8 +250,9 @@ impl RetryState {
         }
     }
 
-    /// The same, with a seeded jitter (tests).
-    pub fn with_seed(config: &RetryConfig, seed: u64) -> Self {
+    /// The same, with a seeded jitter.
+    #[cfg(test)]
+    fn with_seed(config: &RetryConfig, seed: u64) -> Self {
         RetryState {
             rng: fastrand::Rng::with_seed(seed),
             ..RetryState::new(config)
@@ -323,7 +324,7 @@ impl RetryStats {
     }
 
     /// Counts one retry caused by `kind`.
-    pub fn record(&self, kind: &FailureKind) {
+    pub(crate) fn record(&self, kind: &FailureKind) {
         let mut inner = self.lock();
         *inner.counts.entry(kind.reason()).or_default() += 1;
         if let Some(p) = &inner.progress {

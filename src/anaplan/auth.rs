@@ -255,7 +255,7 @@ impl AuthAnswer {
 
 /// The token lifetime used when `expiresAt` is missing or implausible (Anaplan documents 30
 /// minutes and gives 35).
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_mins(30);
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_mins(30);
 
 /// Lifetime from `expiresAt` (epoch milliseconds; seconds are accepted too).
 fn lifetime(expires_at: Option<&serde_json::Value>, now: SystemTime) -> Duration {
@@ -284,7 +284,7 @@ fn lifetime(expires_at: Option<&serde_json::Value>, now: SystemTime) -> Duration
 
 /// When to refresh a token that lives `lifetime`: with 5 minutes left, or a fifth of its life
 /// for short-lived tokens.
-pub fn refresh_margin(lifetime: Duration) -> Duration {
+pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
     Duration::from_mins(5).min(lifetime / 5)
 }
 

@@ -9,9 +9,9 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`auth`] | credentials, sign-in (basic and CA certificate), token refresh, logout |
+//! | `auth` | credentials, sign-in (basic and CA certificate), token refresh, logout |
 //! | [`model`] | the API's JSON, read leniently (open enums, v2.0 envelope or v1.3 bare) |
-//! | [`discovery`] | workspaces, models, exports, files, chunks; paging; names or ids |
+//! | `discovery` | workspaces, models, exports, files, chunks; paging; names or ids |
 //! | [`task`] | starting, polling and cancelling export tasks; failure dumps |
 //!
 //! The client knows nothing of CSV parsing, Parquet or destinations: the export use case
@@ -32,8 +32,8 @@ use crate::retry::{Failure, FailureKind, GiveUp, RetryConfig, RetryState, RetryS
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
 
-pub mod auth;
-pub mod discovery;
+mod auth;
+pub(crate) mod discovery;
 pub mod model;
 pub mod task;
 
@@ -703,23 +703,66 @@ mod tests {
             retries: 3,
             elapsed: Duration::from_secs(2),
         };
-        type Check = fn(&Error) -> bool;
-        let table: [(CallError, Check); 6] = [
-            (gave_up(404, GiveUp::Permanent), |e| {
-                matches!(e, Error::NotFound(_))
-            }),
-            (gave_up(401, GiveUp::Permanent), |e| {
-                matches!(e, Error::Unauthenticated(_))
-            }),
-            (gave_up(403, GiveUp::Permanent), |e| {
-                matches!(e, Error::Api(_))
-            }),
-            (gave_up(400, GiveUp::Permanent), |e| {
-                matches!(e, Error::Api(_))
-            }),
-            (gave_up(503, GiveUp::TooManyRetries), |e| {
-                matches!(e, Error::RetriesExhausted(_))
-            }),
+        let call = || "do a thing".to_owned();
+        let message = || "msg".to_owned();
+        // (failure, the error it becomes, its message, its exit code)
+        let table: [(CallError, Error, &str, u8); 7] = [
+            (
+                gave_up(404, GiveUp::Permanent),
+                NotFound::Call {
+                    call: call(),
+                    message: message(),
+                }
+                .into(),
+                "do a thing: not found, or no access (HTTP 404: msg)",
+                4,
+            ),
+            (
+                gave_up(401, GiveUp::Permanent),
+                Unauthenticated::Rejected {
+                    call: call(),
+                    message: message(),
+                }
+                .into(),
+                "authentication failed: do a thing: Anaplan rejected the credentials (HTTP 401: msg)",
+                3,
+            ),
+            (
+                gave_up(403, GiveUp::Permanent),
+                ApiError::Status {
+                    call: call(),
+                    status: 403,
+                    message: message(),
+                }
+                .into(),
+                "do a thing: permission denied (HTTP 403: msg)",
+                4,
+            ),
+            (
+                gave_up(400, GiveUp::Permanent),
+                ApiError::Status {
+                    call: call(),
+                    status: 400,
+                    message: message(),
+                }
+                .into(),
+                "do a thing: HTTP 400: msg",
+                4,
+            ),
+            (
+                gave_up(503, GiveUp::TooManyRetries),
+                RetriesExhausted {
+                    call: call(),
+                    spent: Some(Spent {
+                        retries: 3,
+                        elapsed: Duration::from_secs(2),
+                    }),
+                    last: "HTTP 503: msg".into(),
+                }
+                .into(),
+                "do a thing: gave up after 3 retries in 2.0s; last error: HTTP 503: msg",
+                7,
+            ),
             (
                 CallError::GaveUp {
                     failure: Failure::new(FailureKind::Timeout, "operation timed out"),
@@ -727,20 +770,28 @@ mod tests {
                     retries: 0,
                     elapsed: Duration::ZERO,
                 },
-                |e| matches!(e, Error::RetriesExhausted(_)),
+                RetriesExhausted::new(call(), "operation timed out").into(),
+                "do a thing: operation timed out",
+                7,
+            ),
+            (
+                CallError::GaveUp {
+                    failure: Failure::new(FailureKind::Other, "redirect loop"),
+                    why: GiveUp::Permanent,
+                    retries: 0,
+                    elapsed: Duration::ZERO,
+                },
+                Error::Internal("do a thing: redirect loop".into()),
+                "internal error: do a thing: redirect loop",
+                1,
             ),
         ];
-        for (e, check) in table {
-            let text = format!("{e:?}");
-            let err = call_error("do a thing", e);
-            assert!(check(&err), "{text} -> {err:?}");
-            assert!(err.to_string().contains("do a thing: "), "{err}");
+        for (failure, expected, text, code) in table {
+            let err = call_error("do a thing", failure);
+            assert_eq!(format!("{err:?}"), format!("{expected:?}"));
+            assert_eq!(err.to_string(), text);
+            assert_eq!(err.exit_class().code(), code, "{err}");
         }
-        let e = call_error("get chunk 3", gave_up(503, GiveUp::OutOfTime));
-        assert_eq!(
-            e.to_string(),
-            "get chunk 3: gave up after 3 retries in 2.0s; last error: HTTP 503: msg"
-        );
     }
 
     #[test]

@@ -337,7 +337,7 @@ impl AnaplanClient {
 
 /// The next poll delay: the interval after the first quick check; after a minute of waiting,
 /// 25 % longer each time up to 15 s (never below the interval).
-pub fn next_poll_delay(current: Duration, interval: Duration, waited: Duration) -> Duration {
+fn next_poll_delay(current: Duration, interval: Duration, waited: Duration) -> Duration {
     if current < interval || waited < Duration::from_mins(1) {
         return interval;
     }
