@@ -1,8 +1,9 @@
 //! Retry policy: a small config, a classifier for failed attempts, and full-jitter exponential
 //! backoff under a total time budget.
 //!
-//! The HTTP layer ([`crate::anaplan`]) turns every failed attempt into a [`Failure`]. A
-//! [`RetryState`], one per logical request, then decides whether to try again and after how long:
+//! The HTTP layer ([`crate::anaplan`]) turns every failed attempt into a `Failure`, classified
+//! by kind (`FailureKind`), never by its text. A `RetryState`, one per logical request, then
+//! decides whether to try again and after how long:
 //!
 //! - transient failures are retried: 429 (honouring `Retry-After`, as delta-seconds or as an
 //!   HTTP date), 408, any 5xx, connection failures, resets, timeouts, broken or short bodies;
@@ -169,7 +170,9 @@ impl Failure {
         let (connect, timeout) = (e.is_connect(), e.is_timeout());
         let transport = e.is_body() || e.is_decode() || e.is_request();
         let detail = crate::error::error_chain(&e.without_url());
-        // rustls says `invalid peer certificate: ...` for every verification failure.
+        // rustls says `invalid peer certificate: ...` for every verification failure. The one
+        // place a kind is read from text: reqwest has no certificate predicate, and the typed
+        // `rustls::Error` (behind an `io::Error`) needs rustls as a direct dependency.
         let kind = if detail.contains("invalid peer certificate") {
             FailureKind::Certificate
         } else if connect {

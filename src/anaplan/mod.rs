@@ -2,16 +2,19 @@
 //!
 //! One [`AnaplanClient`] serves a whole run. It holds one `reqwest::Client` (connection pool,
 //! rustls, gzip) built once with a connect and an idle-read timeout, plus a whole-request
-//! timeout set on every call; one token ([`auth`]); and the retry policy ([`crate::retry`]).
+//! timeout set on every call; one token (`auth`); and the retry policy ([`crate::retry`]).
 //! Every call goes through one method (`call`), which adds the credentials, retries what is
-//! transient, re-authenticates once on a 401, and turns what is left into a semantic
-//! [`Error`]. URLs never carry a secret, and errors are built without URLs from reqwest.
+//! transient, signs in again on a 401, and turns what is left into an [`Error`] whose variant
+//! says what happened (not found, refused, gave up after retries) and whose payload carries
+//! the details ([`crate::error::NotFound`], ...). URLs never carry a secret, and errors are
+//! built without URLs from reqwest.
 //!
 //! | module | job |
 //! |---|---|
 //! | `auth` | credentials, sign-in (basic and CA certificate), token refresh, logout |
 //! | [`model`] | the API's JSON, read leniently (open enums, v2.0 envelope or v1.3 bare) |
 //! | `discovery` | workspaces, models, exports, files, chunks; paging; names or ids |
+//! | `lenient` | the one lenient field reader behind [`model`] |
 //! | [`task`] | starting, polling and cancelling export tasks; failure dumps |
 //!
 //! The client knows nothing of CSV parsing, Parquet or destinations: the export use case
@@ -34,6 +37,7 @@ use crate::shutdown::Shutdown;
 
 mod auth;
 pub(crate) mod discovery;
+mod lenient;
 pub mod model;
 pub mod task;
 
