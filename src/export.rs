@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
 use crate::anaplan::task::{ExportRef, PollOptions};
-use crate::sink::Destination;
 use crate::convert::{self, EngineOptions, InputEncoding, RunContext};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExportFailed, Result};
+use crate::sink::Destination;
 use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
 use crate::summary::RunSummary;
 
@@ -229,7 +229,7 @@ pub async fn prepare_resolved(
 }
 
 /// The Parquet key-value metadata describing where the data came from.
-pub fn parquet_metadata(p: &PreparedExport) -> Vec<(String, String)> {
+fn parquet_metadata(p: &PreparedExport) -> Vec<(String, String)> {
     let mut kv = vec![
         ("anaplan.workspace.id".to_owned(), p.workspace.id.clone()),
         (
@@ -370,11 +370,10 @@ pub async fn download_plan(
     let options = engine_options(prepared, options, job.dialect_from_metadata);
     if chunks == 0 {
         if options.schema.fallback_header.is_none() {
-            return Err(Error::ExportFailed(format!(
-                "export {:?} produced an empty file (no chunks) and its metadata names no columns: \
-                 there is nothing to write",
-                prepared.export.name
-            )));
+            return Err(ExportFailed::EmptyFile {
+                export: prepared.export.name.clone(),
+            }
+            .into());
         }
         tracing::info!(
             "the export's file is empty (no chunks): writing a file with no rows and the export's columns"
@@ -389,7 +388,7 @@ pub async fn download_plan(
 }
 
 /// Adds `more` retry counts into `into`, summing equal reasons.
-pub fn merge_retries(into: &mut Vec<(String, u64)>, more: Vec<(String, u64)>) {
+fn merge_retries(into: &mut Vec<(String, u64)>, more: Vec<(String, u64)>) {
     for (reason, n) in more {
         match into.iter_mut().find(|(r, _)| *r == reason) {
             Some((_, m)) => *m += n,

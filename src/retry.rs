@@ -1,8 +1,9 @@
 //! Retry policy: a small config, a classifier for failed attempts, and full-jitter exponential
 //! backoff under a total time budget.
 //!
-//! The HTTP layer ([`crate::anaplan`]) turns every failed attempt into a [`Failure`]. A
-//! [`RetryState`], one per logical request, then decides whether to try again and after how long:
+//! The HTTP layer ([`crate::anaplan`]) turns every failed attempt into a `Failure`, classified
+//! by kind (`FailureKind`), never by its text. A `RetryState`, one per logical request, then
+//! decides whether to try again and after how long:
 //!
 //! - transient failures are retried: 429 (honouring `Retry-After`, as delta-seconds or as an
 //!   HTTP date), 408, any 5xx, connection failures, resets, timeouts, broken or short bodies;
@@ -60,7 +61,7 @@ impl Default for RetryConfig {
 
 impl RetryConfig {
     /// The backoff bound before retry number `retry` (0-based): `initial × 2^retry`, capped.
-    pub fn backoff_cap(&self, retry: u32) -> Duration {
+    pub(crate) fn backoff_cap(&self, retry: u32) -> Duration {
         let factor = 1u32.checked_shl(retry.min(30)).unwrap_or(u32::MAX);
         self.initial_backoff
             .checked_mul(factor)
@@ -71,7 +72,7 @@ impl RetryConfig {
 
 /// What went wrong with one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// The server answered with an error status.
     Status {
         /// The HTTP status code.
@@ -148,7 +149,7 @@ impl FailureKind {
 
 /// One failed attempt: its kind and a description with no secret and no URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The class of failure.
     pub kind: FailureKind,
     /// What happened, for messages (for a status: the server's message, if any).
@@ -169,7 +170,9 @@ impl Failure {
         let (connect, timeout) = (e.is_connect(), e.is_timeout());
         let transport = e.is_body() || e.is_decode() || e.is_request();
         let detail = crate::error::error_chain(&e.without_url());
-        // rustls says `invalid peer certificate: ...` for every verification failure.
+        // rustls says `invalid peer certificate: ...` for every verification failure. The one
+        // place a kind is read from text: reqwest has no certificate predicate, and the typed
+        // `rustls::Error` (behind an `io::Error`) needs rustls as a direct dependency.
         let kind = if detail.contains("invalid peer certificate") {
             FailureKind::Certificate
         } else if connect {
@@ -202,7 +205,7 @@ impl fmt::Display for Failure {
 
 /// Parses a `Retry-After` header: delta-seconds (`120`) or an HTTP date. A date in the past
 /// means "now". `None` when the value is neither.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -219,7 +222,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// Why a request is not retried any more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GiveUp {
+pub(crate) enum GiveUp {
     /// The failure is not transient.
     Permanent,
     /// The request is not idempotent and may have reached the server.
@@ -232,7 +235,7 @@ pub enum GiveUp {
 
 /// The retry bookkeeping of one logical request.
 #[derive(Debug)]
-pub struct RetryState {
+pub(crate) struct RetryState {
     config: RetryConfig,
     started: Instant,
     retries: u32,
@@ -250,8 +253,9 @@ impl RetryState {
         }
     }
 
-    /// The same, with a seeded jitter (tests).
-    pub fn with_seed(config: &RetryConfig, seed: u64) -> Self {
+    /// The same, with a seeded jitter.
+    #[cfg(test)]
+    fn with_seed(config: &RetryConfig, seed: u64) -> Self {
         RetryState {
             rng: fastrand::Rng::with_seed(seed),
             ..RetryState::new(config)
@@ -323,7 +327,7 @@ impl RetryStats {
     }
 
     /// Counts one retry caused by `kind`.
-    pub fn record(&self, kind: &FailureKind) {
+    pub(crate) fn record(&self, kind: &FailureKind) {
         let mut inner = self.lock();
         *inner.counts.entry(kind.reason()).or_default() += 1;
         if let Some(p) = &inner.progress {

@@ -24,13 +24,15 @@ use rsa::signature::{SignatureEncoding, Signer};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{AnaplanClient, Call, CallAuth, CallError, Interrupt, call_error};
-
-/// The most time logging out may take.
-const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
+use super::{
+    AnaplanClient, Call, CallAuth, CallError, Interrupt, bad_answer, call_error, sign_in_refused,
+};
 use crate::error::{Error, Result};
 use crate::retry::GiveUp;
 use crate::secret::Secret;
+
+/// The most time logging out may take.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who signs in.
 #[derive(Clone)]
@@ -253,7 +255,7 @@ impl AuthAnswer {
 
 /// The token lifetime used when `expiresAt` is missing or implausible (Anaplan documents 30
 /// minutes and gives 35).
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_mins(30);
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_mins(30);
 
 /// Lifetime from `expiresAt` (epoch milliseconds; seconds are accepted too).
 fn lifetime(expires_at: Option<&serde_json::Value>, now: SystemTime) -> Duration {
@@ -282,7 +284,7 @@ fn lifetime(expires_at: Option<&serde_json::Value>, now: SystemTime) -> Duration
 
 /// When to refresh a token that lives `lifetime`: with 5 minutes left, or a fifth of its life
 /// for short-lived tokens.
-pub fn refresh_margin(lifetime: Duration) -> Duration {
+pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
     Duration::from_mins(5).min(lifetime / 5)
 }
 
@@ -411,22 +413,16 @@ impl AnaplanClient {
                 why: GiveUp::Permanent,
                 ..
             }) if matches!(failure.kind.status(), Some(400 | 401 | 403)) => {
-                return Err(Error::Unauthenticated(format!(
-                    "{what}: {}",
-                    if failure.detail.is_empty() {
-                        failure.to_string()
-                    } else {
-                        failure.detail
-                    }
-                )));
+                let reason = if failure.detail.is_empty() {
+                    failure.to_string()
+                } else {
+                    failure.detail
+                };
+                return Err(sign_in_refused(what, reason));
             }
             Err(e) => return Err(call_error(&what, e)),
         };
-        let answer: AuthAnswer = serde_json::from_slice(&reply.body)
-            .map_err(|e| Error::Api(format!("{what}: unexpected answer: {e}")))?;
-        answer
-            .into_token(SystemTime::now())
-            .map_err(|m| Error::Unauthenticated(format!("{what}: {m}")))
+        token_of(&reply.body, what)
     }
 
     /// `POST /token/refresh`: same token (usually), longer life.
@@ -449,11 +445,7 @@ impl AnaplanClient {
             .call_raw(&call)
             .await
             .map_err(|e| call_error(&what, e))?;
-        let answer: AuthAnswer = serde_json::from_slice(&reply.body)
-            .map_err(|e| Error::Api(format!("{what}: unexpected answer: {e}")))?;
-        answer
-            .into_token(SystemTime::now())
-            .map_err(|m| Error::Unauthenticated(format!("{what}: {m}")))
+        token_of(&reply.body, what)
     }
 
     /// Ends the session (`POST /token/logout`). Best effort: a failure is logged, not returned.
@@ -484,6 +476,17 @@ impl AnaplanClient {
             ),
         }
     }
+}
+
+/// The token and its lifetime from an auth service answer to `call`.
+fn token_of(body: &[u8], call: String) -> Result<(Secret, Duration)> {
+    let answer: AuthAnswer = match serde_json::from_slice(body) {
+        Ok(answer) => answer,
+        Err(e) => return Err(bad_answer(call, format!("unexpected answer: {e}"))),
+    };
+    answer
+        .into_token(SystemTime::now())
+        .map_err(|reason| sign_in_refused(call, reason))
 }
 
 /// `host[:port]` of a URL, for messages.

@@ -11,13 +11,15 @@ use super::model::{
     Chunk, Export, ExportMetadata, FileInfo, Model, Workspace, paging, unwrap_list, unwrap_object,
 };
 use super::{AnaplanClient, ApiVersion, Call, CallAuth};
-use crate::error::{Error, Result};
+use crate::error::{Ambiguous, Candidate, NotFound, ObjectKind, Result, Scope};
 
 /// Safety stop for paging: no list is longer than this many pages.
 const MAX_PAGES: usize = 10_000;
 
-/// Something with an id and a name.
-pub trait Named {
+/// An object found by name or id: a workspace, model, export or file.
+pub(crate) trait Named {
+    /// What kind of object it is, for messages.
+    const KIND: ObjectKind;
     /// The id.
     fn id(&self) -> &str;
     /// The name.
@@ -25,23 +27,31 @@ pub trait Named {
 }
 
 macro_rules! named {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $kind:ident),*) => {$(
         impl Named for $t {
+            const KIND: ObjectKind = ObjectKind::$kind;
             fn id(&self) -> &str { &self.id }
             fn name(&self) -> &str { &self.name }
         }
     )*};
 }
-named!(Workspace, Model, Export, FileInfo);
+named!(Workspace => Workspace, Model => Model, Export => Export, FileInfo => File);
+
+/// The object `item` as the place a name is looked up in (`in model "FP&A"`).
+pub(crate) fn scope_of<T: Named>(item: &T) -> Scope {
+    Scope {
+        kind: T::KIND,
+        name: item.name().to_owned(),
+    }
+}
 
 /// Finds the one item whose id or name is `wanted`: an exact id, else an exact name, else a
-/// name differing only in case. `kind` (`workspace`) and `scope` (`in model X`) word the
+/// name differing only in case. `scope` (the model an export was looked for in) words the
 /// errors, which list the candidates.
-pub fn resolve<'a, T: Named>(
+pub(crate) fn resolve<'a, T: Named>(
     items: &'a [T],
     wanted: &str,
-    kind: &str,
-    scope: &str,
+    scope: Option<Scope>,
 ) -> Result<&'a T> {
     let wanted_trim = wanted.trim();
     if let Some(item) = items.iter().find(|i| i.id() == wanted_trim) {
@@ -61,42 +71,28 @@ pub fn resolve<'a, T: Named>(
     };
     match matches.as_slice() {
         [one] => Ok(one),
-        [] => Err(Error::NotFound(format!(
-            "no {kind} named {wanted:?} (or with that id){scope}; {}",
-            candidates(items.iter(), kind)
-        ))),
-        many => Err(Error::Ambiguous(format!(
-            "{} {kind}s are named {wanted:?}{scope}; give the id instead: {}",
-            many.len(),
-            list(many.iter().copied())
-        ))),
+        [] => Err(NotFound::Name {
+            kind: T::KIND,
+            name: wanted.to_owned(),
+            scope,
+            candidates: items.iter().map(candidate).collect(),
+        }
+        .into()),
+        many => Err(Ambiguous {
+            kind: T::KIND,
+            name: wanted.to_owned(),
+            scope,
+            matches: many.iter().map(|i| candidate(*i)).collect(),
+        }
+        .into()),
     }
 }
 
-fn candidates<'a, T: Named + 'a>(
-    items: impl ExactSizeIterator<Item = &'a T>,
-    kind: &str,
-) -> String {
-    if items.len() == 0 {
-        format!("there is no {kind} to choose from (check the user's access)")
-    } else {
-        format!("available: {}", list(items))
+fn candidate<T: Named>(item: &T) -> Candidate {
+    Candidate {
+        name: item.name().to_owned(),
+        id: item.id().to_owned(),
     }
-}
-
-/// `"name" (id), ...`, at most 20, then how many more.
-fn list<'a, T: Named + 'a>(items: impl Iterator<Item = &'a T>) -> String {
-    const SHOWN: usize = 20;
-    let all: Vec<&T> = items.collect();
-    let mut parts: Vec<String> = all
-        .iter()
-        .take(SHOWN)
-        .map(|i| format!("{:?} ({})", i.name(), i.id()))
-        .collect();
-    if all.len() > SHOWN {
-        parts.push(format!("and {} more", all.len() - SHOWN));
-    }
-    parts.join(", ")
 }
 
 impl AnaplanClient {
@@ -129,7 +125,7 @@ impl AnaplanClient {
                 url.set_query(None);
             }
             let body = self.get_json(url, what).await?;
-            let batch: Vec<T> = unwrap_list(&body, key)?;
+            let batch: Vec<T> = unwrap_list(&body, key, what)?;
             let received = batch.len();
             items.extend(batch);
             let Some(total) = paging(&body).and_then(|p| p.total_size) else {
@@ -213,7 +209,7 @@ impl AnaplanClient {
             export_id,
         ]);
         let body = self.get_json(url, &what).await?;
-        unwrap_object(&body, "exportMetadata")
+        unwrap_object(&body, "exportMetadata", &what)
     }
 
     /// The chunks of a file, in order. Numeric ids are sorted numerically.
@@ -276,19 +272,13 @@ impl AnaplanClient {
     /// Finds a workspace by name or id.
     pub async fn find_workspace(&self, wanted: &str) -> Result<Workspace> {
         let all = self.workspaces().await?;
-        resolve(&all, wanted, "workspace", "").cloned()
+        resolve(&all, wanted, None).cloned()
     }
 
     /// Finds a model of a workspace by name or id.
     pub async fn find_model(&self, workspace: &Workspace, wanted: &str) -> Result<Model> {
         let all = self.models(&workspace.id).await?;
-        resolve(
-            &all,
-            wanted,
-            "model",
-            &format!(" in workspace {:?}", workspace.name),
-        )
-        .cloned()
+        resolve(&all, wanted, Some(scope_of(workspace))).cloned()
     }
 
     /// Finds an export of a model by name or id.
@@ -299,19 +289,14 @@ impl AnaplanClient {
         wanted: &str,
     ) -> Result<Export> {
         let all = self.exports(&workspace.id, &model.id).await?;
-        resolve(
-            &all,
-            wanted,
-            "export",
-            &format!(" in model {:?}", model.name),
-        )
-        .cloned()
+        resolve(&all, wanted, Some(scope_of(model))).cloned()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     fn ws(id: &str, name: &str) -> Workspace {
         Workspace {
@@ -343,16 +328,27 @@ mod tests {
             ("Marketing", Err("not found")),
         ];
         for (wanted, expected) in table {
-            let got = resolve(&items, wanted, "workspace", "");
+            let got = resolve(&items, wanted, None);
             match (expected, got) {
                 (Ok(id), Ok(item)) => assert_eq!(item.id, id, "{wanted}"),
-                (Err("ambiguous"), Err(Error::Ambiguous(m))) => {
+                (Err("ambiguous"), Err(Error::Ambiguous(a))) => {
+                    let ids: Vec<&str> = a.matches.iter().map(|c| c.id.as_str()).collect();
+                    assert_eq!(ids, ["8a01", "8a04"]);
+                    let m = a.to_string();
                     assert!(
                         m.contains("\"Finance\" (8a01)") && m.contains("\"finance\" (8a04)"),
                         "{m}"
                     );
                 }
-                (Err("not found"), Err(Error::NotFound(m))) => {
+                (Err("not found"), Err(Error::NotFound(n))) => {
+                    let NotFound::Name {
+                        kind, candidates, ..
+                    } = &*n
+                    else {
+                        panic!("{n:?}")
+                    };
+                    assert_eq!((*kind, candidates.len()), (ObjectKind::Workspace, 6));
+                    let m = n.to_string();
                     assert!(m.contains("no workspace named \"Marketing\""), "{m}");
                     assert!(m.contains("\"Ops Planning\" (8a05)"), "{m}");
                 }
@@ -360,18 +356,20 @@ mod tests {
             }
         }
         let items = [ws("1", "Sales"), ws("2", "Sales")];
-        let Err(Error::Ambiguous(m)) = resolve(&items, "Sales", "workspace", "") else {
-            panic!()
-        };
+        let e = resolve(&items, "Sales", None).unwrap_err();
+        assert!(matches!(e, Error::Ambiguous(_)), "{e:?}");
         assert_eq!(
-            m,
+            e.to_string(),
             "2 workspaces are named \"Sales\"; give the id instead: \"Sales\" (1), \"Sales\" (2)"
         );
-        let none: [Workspace; 0] = [];
-        let Err(Error::NotFound(m)) = resolve(&none, "x", "model", " in workspace \"W\"") else {
-            panic!()
-        };
-        assert!(m.contains("there is no model to choose from"), "{m}");
+        let none: [Model; 0] = [];
+        let e = resolve(&none, "x", Some(scope_of(&ws("8a01", "W")))).unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "no model named \"x\" (or with that id) in workspace \"W\"; there is no model to \
+             choose from (check the user's access)"
+        );
     }
 
     #[test]
@@ -379,9 +377,7 @@ mod tests {
         let items: Vec<Workspace> = (0..25)
             .map(|i| ws(&format!("id{i}"), &format!("W{i}")))
             .collect();
-        let Err(Error::NotFound(m)) = resolve(&items, "nope", "workspace", "") else {
-            panic!()
-        };
-        assert!(m.ends_with("and 5 more"), "{m}");
+        let e = resolve(&items, "nope", None).unwrap_err();
+        assert!(e.to_string().ends_with("and 5 more"), "{e}");
     }
 }

@@ -2,35 +2,42 @@
 //!
 //! One [`AnaplanClient`] serves a whole run. It holds one `reqwest::Client` (connection pool,
 //! rustls, gzip) built once with a connect and an idle-read timeout, plus a whole-request
-//! timeout set on every call; one token ([`auth`]); and the retry policy ([`crate::retry`]).
+//! timeout set on every call; one token (`auth`); and the retry policy ([`crate::retry`]).
 //! Every call goes through one method (`call`), which adds the credentials, retries what is
-//! transient, re-authenticates once on a 401, and turns what is left into a semantic
-//! [`Error`]. URLs never carry a secret, and errors are built without URLs from reqwest.
+//! transient, signs in again on a 401, and turns what is left into an [`Error`] whose variant
+//! says what happened (not found, refused, gave up after retries) and whose payload carries
+//! the details ([`crate::error::NotFound`], ...). URLs never carry a secret, and errors are
+//! built without URLs from reqwest.
 //!
 //! | module | job |
 //! |---|---|
-//! | [`auth`] | credentials, sign-in (basic and CA certificate), token refresh, logout |
+//! | `auth` | credentials, sign-in (basic and CA certificate), token refresh, logout |
 //! | [`model`] | the API's JSON, read leniently (open enums, v2.0 envelope or v1.3 bare) |
-//! | [`discovery`] | workspaces, models, exports, files, chunks; paging; names or ids |
+//! | `discovery` | workspaces, models, exports, files, chunks; paging; names or ids |
+//! | `lenient` | the one lenient field reader behind [`model`] |
 //! | [`task`] | starting, polling and cancelling export tasks; failure dumps |
-//! | [`export`] | one export end to end: resolve, run the task, download, convert |
+//!
+//! The client knows nothing of CSV parsing, Parquet or destinations: the export use case
+//! ([`crate::export`]) drives it, and [`crate::source::export`] reads an export's chunks
+//! through it.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, USER_AGENT};
-use reqwest::{Method, StatusCode};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{ApiError, Error, NotFound, Result, RetriesExhausted, Spent, Unauthenticated};
 use crate::retry::{Failure, FailureKind, GiveUp, RetryConfig, RetryState, RetryStats};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
 
-pub mod auth;
-pub mod discovery;
+mod auth;
+pub(crate) mod discovery;
+mod lenient;
 pub mod model;
 pub mod task;
 
@@ -202,8 +209,6 @@ impl Call {
 /// A successful answer.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    #[allow(dead_code)]
-    pub status: StatusCode,
     pub body: Bytes,
 }
 
@@ -284,11 +289,6 @@ impl AnaplanClient {
     /// Retry counts of every call made so far (shared by all clones).
     pub fn retry_stats(&self) -> &RetryStats {
         &self.inner.stats
-    }
-
-    /// The retry policy.
-    pub fn retry_config(&self) -> &RetryConfig {
-        &self.inner.retry
     }
 
     /// From now on (for every clone), calls give up with [`Error::Cancelled`] once `shutdown`
@@ -467,7 +467,7 @@ impl AnaplanClient {
                     "",
                 ));
             }
-            return Ok(Reply { status, body });
+            return Ok(Reply { body });
         }
         let detail = model::error_message(&body)
             .unwrap_or_else(|| status.canonical_reason().unwrap_or_default().to_owned());
@@ -501,8 +501,10 @@ async fn read_body(
     Ok(body.into())
 }
 
-/// Turns a call's failure into the error the user sees.
+/// Turns a call's failure into the error the user sees: the variant from the failure's kind
+/// and why it was not retried, never from its text.
 pub(crate) fn call_error(what: &str, e: CallError) -> Error {
+    let call = what.to_owned();
     match e {
         CallError::Fatal(e) => e,
         CallError::GaveUp {
@@ -510,41 +512,61 @@ pub(crate) fn call_error(what: &str, e: CallError) -> Error {
             why: GiveUp::TooManyRetries | GiveUp::OutOfTime,
             retries,
             elapsed,
-        } => Error::RetriesExhausted(format!(
-            "{what}: gave up after {retries} {} in {:.1}s; last error: {failure}",
-            if retries == 1 { "retry" } else { "retries" },
-            elapsed.as_secs_f64()
-        )),
+        } => RetriesExhausted {
+            call,
+            spent: Some(Spent { retries, elapsed }),
+            last: failure.to_string(),
+        }
+        .into(),
         CallError::GaveUp { failure, .. } => match failure.kind {
-            FailureKind::Status { status: 404, .. } => Error::NotFound(format!(
-                "{what}: not found, or no access (HTTP 404{})",
-                suffix(&failure.detail)
-            )),
-            FailureKind::Status { status: 401, .. } => Error::Unauthenticated(format!(
-                "{what}: Anaplan rejected the credentials (HTTP 401{})",
-                suffix(&failure.detail)
-            )),
-            FailureKind::Status { status: 403, .. } => Error::Api(format!(
-                "{what}: permission denied (HTTP 403{})",
-                suffix(&failure.detail)
-            )),
-            FailureKind::Status { .. } => Error::Api(format!("{what}: {failure}")),
+            FailureKind::Status { status: 404, .. } => NotFound::Call {
+                call,
+                message: failure.detail,
+            }
+            .into(),
+            FailureKind::Status { status: 401, .. } => Unauthenticated::Rejected {
+                call,
+                message: failure.detail,
+            }
+            .into(),
+            FailureKind::Status { status, .. } => ApiError::Status {
+                call,
+                status,
+                message: failure.detail,
+            }
+            .into(),
             FailureKind::Certificate => Error::Usage(format!(
                 "{what}: the server's TLS certificate cannot be verified ({failure}); check \
                  --api-url and --auth-url, or the proxy between here and Anaplan"
             )),
             FailureKind::Other => Error::Internal(format!("{what}: {failure}")),
-            _ => Error::RetriesExhausted(format!("{what}: {failure}")),
+            // Transient, but not retried: a request that must not be sent twice.
+            FailureKind::Connect
+            | FailureKind::Timeout
+            | FailureKind::Transport
+            | FailureKind::ShortBody { .. } => {
+                RetriesExhausted::new(call, failure.to_string()).into()
+            }
         },
     }
 }
 
-fn suffix(detail: &str) -> String {
-    if detail.is_empty() || detail == "Not Found" || detail == "Unauthorized" {
-        String::new()
-    } else {
-        format!(": {detail}")
+/// An [`Error::Unauthenticated`]: signing in with `call` was refused for `reason`.
+pub(crate) fn sign_in_refused(call: impl Into<String>, reason: impl Into<String>) -> Error {
+    Unauthenticated::SignIn {
+        call: call.into(),
+        reason: reason.into(),
     }
+    .into()
+}
+
+/// An [`Error::Api`] for an answer of `call` that cannot be read.
+pub(crate) fn bad_answer(call: impl Into<String>, problem: impl Into<String>) -> Error {
+    ApiError::Answer {
+        call: call.into(),
+        problem: problem.into(),
+    }
+    .into()
 }
 
 /// Parses a JSON answer.
@@ -553,7 +575,7 @@ pub(crate) fn parse_json(body: &[u8], what: &str) -> Result<serde_json::Value> {
         return Ok(serde_json::Value::Null);
     }
     serde_json::from_slice(body)
-        .map_err(|e| Error::Api(format!("{what}: the answer is not JSON: {e}")))
+        .map_err(|e| bad_answer(what, format!("the answer is not JSON: {e}")))
 }
 
 /// Parses a base URL given by the user: http(s), no credentials in it, trailing `/2/0` or
@@ -685,23 +707,66 @@ mod tests {
             retries: 3,
             elapsed: Duration::from_secs(2),
         };
-        type Check = fn(&Error) -> bool;
-        let table: [(CallError, Check); 6] = [
-            (gave_up(404, GiveUp::Permanent), |e| {
-                matches!(e, Error::NotFound(_))
-            }),
-            (gave_up(401, GiveUp::Permanent), |e| {
-                matches!(e, Error::Unauthenticated(_))
-            }),
-            (gave_up(403, GiveUp::Permanent), |e| {
-                matches!(e, Error::Api(_))
-            }),
-            (gave_up(400, GiveUp::Permanent), |e| {
-                matches!(e, Error::Api(_))
-            }),
-            (gave_up(503, GiveUp::TooManyRetries), |e| {
-                matches!(e, Error::RetriesExhausted(_))
-            }),
+        let call = || "do a thing".to_owned();
+        let message = || "msg".to_owned();
+        // (failure, the error it becomes, its message, its exit code)
+        let table: [(CallError, Error, &str, u8); 7] = [
+            (
+                gave_up(404, GiveUp::Permanent),
+                NotFound::Call {
+                    call: call(),
+                    message: message(),
+                }
+                .into(),
+                "do a thing: not found, or no access (HTTP 404: msg)",
+                4,
+            ),
+            (
+                gave_up(401, GiveUp::Permanent),
+                Unauthenticated::Rejected {
+                    call: call(),
+                    message: message(),
+                }
+                .into(),
+                "authentication failed: do a thing: Anaplan rejected the credentials (HTTP 401: msg)",
+                3,
+            ),
+            (
+                gave_up(403, GiveUp::Permanent),
+                ApiError::Status {
+                    call: call(),
+                    status: 403,
+                    message: message(),
+                }
+                .into(),
+                "do a thing: permission denied (HTTP 403: msg)",
+                4,
+            ),
+            (
+                gave_up(400, GiveUp::Permanent),
+                ApiError::Status {
+                    call: call(),
+                    status: 400,
+                    message: message(),
+                }
+                .into(),
+                "do a thing: HTTP 400: msg",
+                4,
+            ),
+            (
+                gave_up(503, GiveUp::TooManyRetries),
+                RetriesExhausted {
+                    call: call(),
+                    spent: Some(Spent {
+                        retries: 3,
+                        elapsed: Duration::from_secs(2),
+                    }),
+                    last: "HTTP 503: msg".into(),
+                }
+                .into(),
+                "do a thing: gave up after 3 retries in 2.0s; last error: HTTP 503: msg",
+                7,
+            ),
             (
                 CallError::GaveUp {
                     failure: Failure::new(FailureKind::Timeout, "operation timed out"),
@@ -709,20 +774,28 @@ mod tests {
                     retries: 0,
                     elapsed: Duration::ZERO,
                 },
-                |e| matches!(e, Error::RetriesExhausted(_)),
+                RetriesExhausted::new(call(), "operation timed out").into(),
+                "do a thing: operation timed out",
+                7,
+            ),
+            (
+                CallError::GaveUp {
+                    failure: Failure::new(FailureKind::Other, "redirect loop"),
+                    why: GiveUp::Permanent,
+                    retries: 0,
+                    elapsed: Duration::ZERO,
+                },
+                Error::Internal("do a thing: redirect loop".into()),
+                "internal error: do a thing: redirect loop",
+                1,
             ),
         ];
-        for (e, check) in table {
-            let text = format!("{e:?}");
-            let err = call_error("do a thing", e);
-            assert!(check(&err), "{text} -> {err:?}");
-            assert!(err.to_string().contains("do a thing: "), "{err}");
+        for (failure, expected, text, code) in table {
+            let err = call_error("do a thing", failure);
+            assert_eq!(format!("{err:?}"), format!("{expected:?}"));
+            assert_eq!(err.to_string(), text);
+            assert_eq!(err.exit_class().code(), code, "{err}");
         }
-        let e = call_error("get chunk 3", gave_up(503, GiveUp::OutOfTime));
-        assert_eq!(
-            e.to_string(),
-            "get chunk 3: gave up after 3 retries in 2.0s; last error: HTTP 503: msg"
-        );
     }
 
     #[test]

@@ -3,17 +3,22 @@
 //! Anaplan adds enum values and fields without notice (clients with closed enums broke on
 //! `MAINTENANCE`, `LOCKED`, `GRID_ALL_PAGES`), sends ids as strings but sometimes numbers, and
 //! leaves out empty collections. So: every enum here is open (unknown values are kept as
-//! [`Other`](TaskState::Other)), unknown fields are ignored, ids accept strings and numbers, and
-//! almost every field is optional. v2.0 wraps objects in an envelope (`{"meta", "status",
-//! "task": {...}}`) while v1.3 sends them bare; [`unwrap_object`] and [`unwrap_list`] accept both.
+//! [`Other`](TaskState::Other)), unknown fields are ignored, almost every field is optional,
+//! and every other field is read through one lenient reader (`lenient.rs`) that takes a
+//! string or a number alike and leaves a field it cannot read at its default. v2.0 wraps
+//! objects in an envelope (`{"meta", "status", "task": {...}}`) while v1.3 sends them bare;
+//! `unwrap_object` and `unwrap_list` accept both.
 
 use std::fmt;
 use std::fmt::Write as _;
 
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::error::{Error, Result};
+use super::lenient::{ListItem, lenient};
+use crate::error::{ApiError, Error, Result};
+use crate::units::shorten;
 
 macro_rules! open_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
@@ -46,7 +51,7 @@ macro_rules! open_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                Ok($name::from(flex_string(d)?))
+                Ok($name::from(lenient::<D, String>(d)?))
             }
         }
 
@@ -139,33 +144,27 @@ impl TaskState {
     }
 }
 
+// The API's shapes. Every field but the open enums and `Task::result` is read with
+// `deserialize_with = "lenient"`; `skip_serializing_if` keeps absent fields out of `--json`.
+
 /// A workspace.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Workspace {
     /// Id (32 lower-case hex digits).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub id: String,
     /// Name.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub name: String,
     /// Active or not.
-    #[serde(
-        deserialize_with = "flex_opt_bool",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     /// Size allowance in bytes.
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub size_allowance: Option<u64>,
     /// Current size in bytes (only with `tenantDetails=true`).
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub current_size: Option<u64>,
 }
 
@@ -174,25 +173,19 @@ pub struct Workspace {
 #[serde(rename_all = "camelCase", default)]
 pub struct Model {
     /// Id (32 upper-case hex digits).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub id: String,
     /// Name.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub name: String,
     /// State.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_state: Option<ModelState>,
     /// Workspace id.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub current_workspace_id: Option<String>,
     /// Workspace name.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub current_workspace_name: Option<String>,
 }
 
@@ -201,25 +194,19 @@ pub struct Model {
 #[serde(rename_all = "camelCase", default)]
 pub struct Export {
     /// Id (`116…`); also the id of the file it writes.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub id: String,
     /// Name.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub name: String,
     /// Type (layout and scope).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_type: Option<ExportType>,
     /// MIME type of the output (`text/csv`, ...).
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub export_format: Option<String>,
     /// Text encoding of the output.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// Layout.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -231,49 +218,31 @@ pub struct Export {
 #[serde(rename_all = "camelCase", default)]
 pub struct ExportMetadata {
     /// Number of columns.
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub column_count: Option<u64>,
     /// Column types (`MIXED` when Anaplan does not know).
-    #[serde(deserialize_with = "flex_strings")]
+    #[serde(deserialize_with = "lenient")]
     pub data_types: Vec<String>,
     /// Quote character.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// Text encoding.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// MIME type.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub export_format: Option<String>,
     /// Column names, as in the file's header row.
-    #[serde(deserialize_with = "flex_strings")]
+    #[serde(deserialize_with = "lenient")]
     pub header_names: Vec<String>,
     /// List names per column.
-    #[serde(deserialize_with = "flex_strings")]
+    #[serde(deserialize_with = "lenient")]
     pub list_names: Vec<String>,
     /// Rows (not always exact).
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub row_count: Option<u64>,
     /// Field separator.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub separator: Option<String>,
     /// Layout.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -285,52 +254,31 @@ pub struct ExportMetadata {
 #[serde(rename_all = "camelCase", default)]
 pub struct FileInfo {
     /// Id (`113…` for uploads, the export id for export outputs).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub id: String,
     /// Name.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub name: String,
     /// Chunks currently stored (0 when there is no content).
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub chunk_count: Option<u64>,
     /// Quote character.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// Text encoding.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// 1-based first data row.
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub first_data_row: Option<u64>,
     /// Format (`txt`).
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     /// 1-based header row (0: none).
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub header_row: Option<u64>,
     /// Field separator.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub separator: Option<String>,
 }
 
@@ -339,22 +287,19 @@ pub struct FileInfo {
 #[serde(rename_all = "camelCase", default)]
 pub struct Chunk {
     /// Id (`"0"`, `"1"`, ...; sometimes sent as a number).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub id: String,
     /// Name (`Chunk 0`).
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-/// A task (an export run).
+/// A task (an export run). Unlike the other shapes, a task without an id is refused.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     /// Id (32 upper-case hex digits).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient")]
     pub task_id: String,
     /// State; absent in the answer to the POST that starts a task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,21 +307,21 @@ pub struct Task {
     /// Progress, 0.0 to 1.0.
     #[serde(
         default,
-        deserialize_with = "flex_opt_f64",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub progress: Option<f64>,
     /// What the task is doing now.
     #[serde(
         default,
-        deserialize_with = "flex_opt_string",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub current_step: Option<String>,
     /// When it was created, epoch milliseconds.
     #[serde(
         default,
-        deserialize_with = "flex_opt_i64",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub creation_time: Option<i64>,
@@ -390,31 +335,19 @@ pub struct Task {
 #[serde(rename_all = "camelCase", default)]
 pub struct TaskResult {
     /// False when the task failed (a COMPLETE task may have failed).
-    #[serde(
-        deserialize_with = "flex_opt_bool",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub successful: Option<bool>,
     /// A failure dump can be downloaded.
-    #[serde(
-        deserialize_with = "flex_opt_bool",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub failure_dump_available: Option<bool>,
     /// The object the task worked on (for an export: its file).
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
     /// The object's name.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub object_name: Option<String>,
     /// Messages.
-    #[serde(deserialize_with = "flex_vec", skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<TaskDetail>,
 }
 
@@ -423,29 +356,20 @@ pub struct TaskResult {
 #[serde(rename_all = "camelCase", default)]
 pub struct TaskDetail {
     /// The message.
-    #[serde(
-        deserialize_with = "flex_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub local_message_text: Option<String>,
     /// How often it happened.
-    #[serde(
-        deserialize_with = "flex_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub occurrences: Option<u64>,
     /// Its type.
     #[serde(
         rename = "type",
-        deserialize_with = "flex_opt_string",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub kind: Option<String>,
     /// Values.
-    #[serde(
-        deserialize_with = "flex_strings",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
 }
 
@@ -467,84 +391,89 @@ impl TaskDetail {
     }
 }
 
+/// Task messages: an item that is not a message is left out.
+impl ListItem for TaskDetail {
+    fn item(v: Value) -> Option<Self> {
+        serde_json::from_value(v).ok()
+    }
+}
+
 /// `meta.paging`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Paging {
+pub(crate) struct Paging {
     /// Items in this page (not always right).
-    #[serde(deserialize_with = "flex_opt_u64")]
+    #[serde(deserialize_with = "lenient")]
     pub current_page_size: Option<u64>,
     /// Items in all pages: the one number to trust.
-    #[serde(deserialize_with = "flex_opt_u64")]
+    #[serde(deserialize_with = "lenient")]
     pub total_size: Option<u64>,
     /// Offset of this page.
-    #[serde(deserialize_with = "flex_opt_u64")]
+    #[serde(deserialize_with = "lenient")]
     pub offset: Option<u64>,
 }
 
 /// The paging of a v2.0 list answer, if it has one.
-pub fn paging(body: &serde_json::Value) -> Option<Paging> {
+pub(crate) fn paging(body: &Value) -> Option<Paging> {
     let p = body.get("meta")?.get("paging")?;
     serde_json::from_value(p.clone()).ok()
 }
 
-/// The items of a list answer: the array under `key` (v2.0), or the whole body when it is an
-/// array (v1.3). A missing key is an empty list (Anaplan leaves out empty collections).
-pub fn unwrap_list<T: DeserializeOwned>(body: &serde_json::Value, key: &str) -> Result<Vec<T>> {
+/// The items of `call`'s list answer: the array under `key` (v2.0), or the whole body when it
+/// is an array (v1.3). A missing key is an empty list (Anaplan leaves out empty collections).
+pub(crate) fn unwrap_list<T: DeserializeOwned>(
+    body: &Value,
+    key: &str,
+    call: &str,
+) -> Result<Vec<T>> {
     let items = match body {
-        serde_json::Value::Array(_) => body,
-        serde_json::Value::Object(map) => match map.get(key) {
+        Value::Array(_) => body,
+        Value::Object(map) => match map.get(key) {
             Some(v) if !v.is_null() => v,
             _ => return Ok(Vec::new()),
         },
-        _ => {
-            return Err(Error::Api(format!(
-                "unexpected answer from Anaplan: expected a list of {key}"
-            )));
-        }
+        _ => return Err(unexpected(call, &format!("expected a list of {key}"))),
     };
-    let serde_json::Value::Array(items) = items else {
-        return Err(Error::Api(format!(
-            "unexpected answer from Anaplan: {key} is not a list"
-        )));
+    let Value::Array(items) = items else {
+        return Err(unexpected(call, &format!("{key} is not a list")));
     };
     items
         .iter()
         .map(|item| {
-            serde_json::from_value(item.clone()).map_err(|e| {
-                Error::Api(format!(
-                    "unexpected answer from Anaplan: an item of {key}: {e}"
-                ))
-            })
+            serde_json::from_value(item.clone())
+                .map_err(|e| unexpected(call, &format!("an item of {key}: {e}")))
         })
         .collect()
 }
 
-/// The object under `key` (v2.0), or the whole body (v1.3).
-pub fn unwrap_object<T: DeserializeOwned>(body: &serde_json::Value, key: &str) -> Result<T> {
+/// The object under `key` of `call`'s answer (v2.0), or the whole body (v1.3).
+pub(crate) fn unwrap_object<T: DeserializeOwned>(body: &Value, key: &str, call: &str) -> Result<T> {
     let inner = match body.get(key) {
         Some(v) if v.is_object() => v,
         _ => body,
     };
-    serde_json::from_value(inner.clone())
-        .map_err(|e| Error::Api(format!("unexpected answer from Anaplan: {key}: {e}")))
+    serde_json::from_value(inner.clone()).map_err(|e| unexpected(call, &format!("{key}: {e}")))
+}
+
+fn unexpected(call: &str, problem: &str) -> Error {
+    ApiError::Answer {
+        call: call.to_owned(),
+        problem: format!("unexpected answer from Anaplan: {problem}"),
+    }
+    .into()
 }
 
 /// The message of an error answer: `{"status":{"code","message"}}` (Integration API) or
 /// `{"status":"FAILURE_...","statusMessage":"..."}` (auth service). Shortened; never the body
 /// itself.
-pub fn error_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let status = v.get("status");
-    let msg = match status {
-        Some(serde_json::Value::Object(s)) => s
-            .get("message")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned),
-        Some(serde_json::Value::String(code)) => {
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let msg = match v.get("status") {
+        Some(Value::Object(s)) => s.get("message").and_then(Value::as_str).map(str::to_owned),
+        Some(Value::String(code)) => {
             let text = v
                 .get("statusMessage")
-                .and_then(serde_json::Value::as_str)
+                .and_then(Value::as_str)
                 .unwrap_or_default();
             Some(if text.is_empty() {
                 code.clone()
@@ -555,7 +484,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
         _ => v
             .get("statusMessage")
             .or_else(|| v.get("message"))
-            .and_then(serde_json::Value::as_str)
+            .and_then(Value::as_str)
             .map(str::to_owned),
     }?;
     let msg = msg.trim();
@@ -563,99 +492,6 @@ pub fn error_message(body: &[u8]) -> Option<String> {
         return None;
     }
     Some(shorten(msg, 300))
-}
-
-/// `s` cut to at most `max` characters, with an ellipsis when cut.
-pub fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(max).collect();
-        out.push('…');
-        out
-    }
-}
-
-// ---- lenient field readers -------------------------------------------------------------------
-
-/// A string, a number or a boolean, as a string (ids are sometimes numbers); null → "".
-pub fn flex_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    Ok(flex_opt_string(d)?.unwrap_or_default())
-}
-
-fn value_to_string(v: serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::String(s) => Some(s),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn flex_opt_string<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<String>, D::Error> {
-    Ok(value_to_string(serde_json::Value::deserialize(d)?))
-}
-
-fn flex_strings<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .map(|v| value_to_string(v).unwrap_or_default())
-            .collect(),
-        _ => Vec::new(),
-    })
-}
-
-fn flex_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-    d: D,
-) -> std::result::Result<Vec<T>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
-}
-
-fn flex_opt_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn flex_opt_i64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn flex_opt_f64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn flex_opt_bool<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<bool>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Bool(b) => Some(b),
-        serde_json::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    })
 }
 
 #[cfg(test)]
@@ -703,7 +539,7 @@ mod tests {
             "status":{"code":200,"message":"Success"},
             "task":{"type":"taskInformation","taskId":"BFEC582EBD4146068FE4061831C8F0F0","currentStep":"Complete.","progress":1,
                 "result":{"failureDumpAvailable":false,"objectId":"116000000002","successful":true},"taskState":"COMPLETE"}});
-        let t: Task = unwrap_object(&body, "task").unwrap();
+        let t: Task = unwrap_object(&body, "task", "get").unwrap();
         assert_eq!(t.task_id, "BFEC582EBD4146068FE4061831C8F0F0");
         assert_eq!(t.task_state, Some(TaskState::Complete));
         assert_eq!(t.progress, Some(1.0));
@@ -711,11 +547,12 @@ mod tests {
         assert_eq!(r.successful, Some(true));
         assert_eq!(r.object_id.as_deref(), Some("116000000002"));
         // The POST answer: only an id. And v1.3: the bare object.
-        let t: Task = unwrap_object(&json!({"task":{"taskId":"F362"}}), "task").unwrap();
+        let t: Task = unwrap_object(&json!({"task":{"taskId":"F362"}}), "task", "get").unwrap();
         assert_eq!((t.task_id.as_str(), t.task_state), ("F362", None));
         let t: Task = unwrap_object(
             &json!({"taskId":"AB","taskState":"IN_PROGRESS","progress":"0.5"}),
             "task",
+            "get",
         )
         .unwrap();
         assert_eq!(t.progress, Some(0.5));
@@ -724,11 +561,15 @@ mod tests {
             &json!({"task":{"taskId":"X","taskState":"COMPLETE","result":{"successful":"false",
                 "failureDumpAvailable":true,"details":[{"localMessageText":"Line item missing","occurrences":3,"type":"error","values":["a",1]}]}}}),
             "task",
+            "get",
         )
         .unwrap();
         let r = t.result.unwrap();
         assert_eq!(r.successful, Some(false));
         assert_eq!(r.details[0].to_line(), "Line item missing [a, 1] (x3)");
+        let r: TaskResult =
+            serde_json::from_value(json!({"details": [{"type": "warning"}, "junk"]})).unwrap();
+        assert_eq!(r.details.len(), 1);
     }
 
     #[test]
@@ -736,7 +577,7 @@ mod tests {
         let v2 = json!({"meta":{"paging":{"currentPageSize":1,"offset":0,"totalSize":2}},
             "status":{"code":200,"message":"Success"},
             "chunks":[{"id":"0","name":"Chunk 0"},{"id":1,"name":"Chunk 1"}]});
-        let chunks: Vec<Chunk> = unwrap_list(&v2, "chunks").unwrap();
+        let chunks: Vec<Chunk> = unwrap_list(&v2, "chunks", "list").unwrap();
         assert_eq!(
             chunks.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             ["0", "1"]
@@ -751,26 +592,34 @@ mod tests {
         );
         // Empty collections leave out their key.
         let empty = json!({"meta":{"paging":{"currentPageSize":0,"offset":0,"totalSize":0}},"status":{"code":200}});
-        assert!(unwrap_list::<Chunk>(&empty, "chunks").unwrap().is_empty());
+        assert!(
+            unwrap_list::<Chunk>(&empty, "chunks", "list")
+                .unwrap()
+                .is_empty()
+        );
         // v1.3: a bare array.
         let v13 = json!([{"id":"0","name":"Chunk 0"}]);
-        assert_eq!(unwrap_list::<Chunk>(&v13, "chunks").unwrap().len(), 1);
+        assert_eq!(
+            unwrap_list::<Chunk>(&v13, "chunks", "list").unwrap().len(),
+            1
+        );
         assert_eq!(paging(&v13), None);
-        assert!(unwrap_list::<Chunk>(&json!("nope"), "chunks").is_err());
-        assert!(unwrap_list::<Chunk>(&json!({"chunks": 3}), "chunks").is_err());
+        assert!(unwrap_list::<Chunk>(&json!("nope"), "chunks", "list").is_err());
+        assert!(unwrap_list::<Chunk>(&json!({"chunks": 3}), "chunks", "list").is_err());
     }
 
     #[test]
     fn files_and_metadata_from_the_reference() {
         let body = json!({"files":[{"id":"113000000000","name":"#T & #R.csv","chunkCount":0,"delimiter":"\"","encoding":"ISO-8859-1","firstDataRow":2,"format":"txt","headerRow":1,"separator":","},
             {"id":"116000000001","name":"ExportGrid - ORG2Test.xls","chunkCount":1,"firstDataRow":0,"headerRow":0}]});
-        let files: Vec<FileInfo> = unwrap_list(&body, "files").unwrap();
+        let files: Vec<FileInfo> = unwrap_list(&body, "files", "list").unwrap();
         assert_eq!(files[0].chunk_count, Some(0));
         assert_eq!(files[1].encoding, None);
         let md: ExportMetadata = unwrap_object(
             &json!({"exportMetadata":{"columnCount":16,"dataTypes":["ENTITY","MIXED"],"delimiter":"\"","encoding":"UTF-8",
                 "exportFormat":"text/csv","headerNames":["A","Value"],"listNames":["",""],"rowCount":20432,"separator":",","layout":"TABULAR_SINGLE_COLUMN"}}),
             "exportMetadata",
+            "get",
         )
         .unwrap();
         assert_eq!(md.header_names, ["A", "Value"]);
@@ -802,6 +651,5 @@ mod tests {
                 "{body}"
             );
         }
-        assert_eq!(shorten("abcdef", 3), "abc…");
     }
 }

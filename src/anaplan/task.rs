@@ -8,17 +8,17 @@
 //! only when there is none is the POST sent again.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::model::{Task, TaskState, shorten, unwrap_list, unwrap_object};
-use super::{AnaplanClient, Call, CallAuth, CallError, Interrupt, call_error};
-use crate::error::{Error, Result};
+use super::model::{Task, TaskDetail, TaskState, unwrap_list, unwrap_object};
+use super::{AnaplanClient, Call, CallAuth, CallError, Interrupt, bad_answer, call_error};
+use crate::error::{Error, ExportFailed, FailureDump, Result};
 use crate::retry::GiveUp;
 use crate::shutdown::Shutdown;
+use crate::units::shorten;
 
 /// The ids that name one export action.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,9 +96,9 @@ impl AnaplanClient {
             match self.call_raw(&call).await {
                 Ok(reply) => {
                     let body = super::parse_json(&reply.body, &what)?;
-                    let task: Task = unwrap_object(&body, "task")?;
+                    let task: Task = unwrap_object(&body, "task", &what)?;
                     if task.task_id.is_empty() {
-                        return Err(Error::Api(format!("{what}: the answer has no taskId")));
+                        return Err(bad_answer(what, "the answer has no taskId"));
                     }
                     return Ok(task.task_id);
                 }
@@ -150,7 +150,7 @@ impl AnaplanClient {
         let body = self
             .get_json(self.api_url(&export.segments(&[])), &what)
             .await?;
-        unwrap_list(&body, "tasks")
+        unwrap_list(&body, "tasks", &what)
     }
 
     /// One task's status.
@@ -159,7 +159,7 @@ impl AnaplanClient {
         let body = self
             .get_json(self.api_url(&export.segments(&[task_id])), &what)
             .await?;
-        let mut task: Task = unwrap_object(&body, "task")?;
+        let mut task: Task = unwrap_object(&body, "task", &what)?;
         if task.task_id.is_empty() {
             task_id.clone_into(&mut task.task_id);
         }
@@ -248,13 +248,13 @@ impl AnaplanClient {
             if let Some(deadline) = deadline
                 && now >= deadline
             {
-                let limit = options.timeout.unwrap_or_default();
                 self.cancel_quietly(export, task_id, "it ran past --task-timeout")
                     .await;
-                return Err(Error::ExportFailed(format!(
-                    "export task {task_id} did not finish within {}; it was cancelled",
-                    humantime::format_duration(limit)
-                )));
+                return Err(ExportFailed::TimedOut {
+                    task_id: task_id.to_owned(),
+                    limit: options.timeout.unwrap_or_default(),
+                }
+                .into());
             }
             let wait = match deadline {
                 Some(d) => delay.min(d - now),
@@ -286,9 +286,10 @@ impl AnaplanClient {
         let id = &task.task_id;
         match &task.task_state {
             Some(TaskState::Cancelled) => {
-                return Err(Error::ExportFailed(format!(
-                    "export task {id} was cancelled in Anaplan"
-                )));
+                return Err(ExportFailed::CancelledInAnaplan {
+                    task_id: id.clone(),
+                }
+                .into());
             }
             Some(TaskState::Complete) => {}
             other => {
@@ -310,31 +311,25 @@ impl AnaplanClient {
                 Ok(())
             }
             Some(false) => {
-                let mut msg = format!("export task {id} failed in Anaplan");
-                let details: Vec<String> = result
-                    .details
-                    .iter()
-                    .map(super::model::TaskDetail::to_line)
-                    .collect();
-                if !details.is_empty() {
-                    msg.push_str(": ");
-                    msg.push_str(&details.join("; "));
-                }
-                if result.failure_dump_available == Some(true) {
+                let dump = if result.failure_dump_available == Some(true) {
                     match self.export_failure_dump(export, id, 2048).await {
                         Ok(dump) => {
                             let text = String::from_utf8_lossy(&dump);
                             let lines: Vec<&str> = text.lines().take(10).collect();
-                            msg.push_str("\nfailure dump (first lines):\n  ");
-                            msg.push_str(&shorten(&lines.join("\n  "), 1500));
+                            Some(FailureDump::Lines(shorten(&lines.join("\n  "), 1500)))
                         }
                         Err(e @ Error::Cancelled(_)) => return Err(e),
-                        Err(e) => {
-                            let _ = write!(msg, " (the failure dump could not be read: {e})");
-                        }
+                        Err(e) => Some(FailureDump::Unreadable(e.to_string())),
                     }
+                } else {
+                    None
+                };
+                Err(ExportFailed::Failed {
+                    task_id: id.clone(),
+                    details: result.details.iter().map(TaskDetail::to_line).collect(),
+                    dump,
                 }
-                Err(Error::ExportFailed(msg))
+                .into())
             }
         }
     }
@@ -342,7 +337,7 @@ impl AnaplanClient {
 
 /// The next poll delay: the interval after the first quick check; after a minute of waiting,
 /// 25 % longer each time up to 15 s (never below the interval).
-pub fn next_poll_delay(current: Duration, interval: Duration, waited: Duration) -> Duration {
+fn next_poll_delay(current: Duration, interval: Duration, waited: Duration) -> Duration {
     if current < interval || waited < Duration::from_mins(1) {
         return interval;
     }

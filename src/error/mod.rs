@@ -10,6 +10,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+mod anaplan;
+
+pub use anaplan::{
+    Ambiguous, ApiError, Candidate, ExportFailed, FailureDump, NotFound, ObjectKind,
+    RetriesExhausted, Scope, Spent, Unauthenticated,
+};
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -43,27 +50,27 @@ pub enum Error {
 
     /// Anaplan refused the credentials (bad password, bad certificate, expired account).
     #[error("authentication failed: {0}")]
-    Unauthenticated(String),
+    Unauthenticated(Box<Unauthenticated>),
 
     /// A workspace, model, export, file or task does not exist, or the user has no access to it.
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Box<NotFound>),
 
     /// A name matched more than one object.
     #[error("{0}")]
-    Ambiguous(String),
+    Ambiguous(Box<Ambiguous>),
 
     /// The export task ran and failed, was cancelled, or timed out.
     #[error("{0}")]
-    ExportFailed(String),
+    ExportFailed(Box<ExportFailed>),
 
     /// Anaplan answered with an error that is not transient.
     #[error("{0}")]
-    Api(String),
+    Api(Box<ApiError>),
 
     /// A transient failure outlasted the retry budget (network, 429, 5xx, timeouts).
     #[error("{0}")]
-    RetriesExhausted(String),
+    RetriesExhausted(Box<RetriesExhausted>),
 
     /// Writing to the destination failed (local file system or object store).
     #[error("{0}")]
@@ -264,6 +271,27 @@ impl From<DataError> for Error {
     }
 }
 
+/// `From<payload> for Error` for the boxed payloads, so `Error::from(NotFound::...)` and `?`
+/// build the variant.
+macro_rules! boxed_payloads {
+    ($($variant:ident($payload:ty),)*) => {$(
+        impl From<$payload> for Error {
+            fn from(e: $payload) -> Self {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_payloads! {
+    Unauthenticated(Unauthenticated),
+    NotFound(NotFound),
+    Ambiguous(Ambiguous),
+    ExportFailed(ExportFailed),
+    Api(ApiError),
+    RetriesExhausted(RetriesExhausted),
+}
+
 /// Where in the input something happened. Every field is optional: a position names what is
 /// known. Lines are 1-based physical lines (a quoted field with line breaks spans several);
 /// columns are 1-based; bytes are 0-based offsets in the input as received.
@@ -387,7 +415,10 @@ mod tests {
         assert_eq!(e.to_string(), "upload_part_size: must be at least 5 MiB");
         assert_eq!(e.exit_class(), ExitClass::Usage);
         let flag = e.naming_setting(|s| format!("--{}", s.replace('_', "-")));
-        assert_eq!(flag.to_string(), "--upload-part-size: must be at least 5 MiB");
+        assert_eq!(
+            flag.to_string(),
+            "--upload-part-size: must be at least 5 MiB"
+        );
         assert!(matches!(flag, Error::Usage(_)));
         let other = Error::Internal("x".into()).naming_setting(|_| unreachable!());
         assert!(matches!(other, Error::Internal(_)));

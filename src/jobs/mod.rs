@@ -46,7 +46,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::anaplan::AnaplanClient;
-use crate::anaplan::discovery::{Named, resolve};
+use crate::anaplan::discovery::{Named, resolve, scope_of};
 use crate::export::{ExportJob, download_plan, prepare_resolved};
 use crate::anaplan::model::{Export, Model, Workspace};
 use crate::sink::{Destination, DestinationOptions, WriteMode};
@@ -307,7 +307,7 @@ impl Catalog {
             self.workspaces = Some(client.workspaces().await?);
         }
         let all = self.workspaces.as_deref().unwrap_or_default();
-        let workspace = resolve(all, &job.workspace, "workspace", "")?.clone();
+        let workspace = resolve(all, &job.workspace, None)?.clone();
         if !self.models.contains_key(&workspace.id) {
             let models = client.models(&workspace.id).await?;
             self.models.insert(workspace.id.clone(), models);
@@ -315,8 +315,7 @@ impl Catalog {
         let model = resolve(
             &self.models[&workspace.id],
             &job.model,
-            "model",
-            &format!(" in workspace {:?}", workspace.name),
+            Some(scope_of(&workspace)),
         )?
         .clone();
         let key = (workspace.id.clone(), model.id.clone());
@@ -324,13 +323,7 @@ impl Catalog {
             let exports = client.exports(&workspace.id, &model.id).await?;
             self.exports.insert(key.clone(), exports);
         }
-        let export = resolve(
-            &self.exports[&key],
-            &job.export,
-            "export",
-            &format!(" in model {:?}", model.name),
-        )?
-        .clone();
+        let export = resolve(&self.exports[&key], &job.export, Some(scope_of(&model)))?.clone();
         Ok(Resolved {
             workspace,
             model,

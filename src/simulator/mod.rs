@@ -334,10 +334,10 @@ impl SimulatorHandle {
         let mut inner = self.shared.lock();
         let info = inner
             .find_export(export)
-            .ok_or_else(|| Error::NotFound(format!("no export {export:?}")))?;
+            .ok_or_else(|| Error::usage(format!("no export {export:?}")))?;
         let e = inner
             .export_mut(&info.model_id, &info.export_id)
-            .ok_or_else(|| Error::NotFound(format!("no export {export:?}")))?;
+            .ok_or_else(|| Error::usage(format!("no export {export:?}")))?;
         change(e);
         Ok(())
     }
@@ -347,7 +347,7 @@ impl SimulatorHandle {
         let mut inner = self.shared.lock();
         let user = inner
             .user_mut(username)
-            .ok_or_else(|| Error::NotFound(format!("no user {username:?}")))?;
+            .ok_or_else(|| Error::usage(format!("no user {username:?}")))?;
         user.access = access;
         Ok(())
     }
@@ -364,7 +364,7 @@ impl SimulatorHandle {
             .collect();
         let user = inner
             .user_mut(username)
-            .ok_or_else(|| Error::NotFound(format!("no user {username:?}")))?;
+            .ok_or_else(|| Error::usage(format!("no user {username:?}")))?;
         let allowed: Vec<String> = all
             .iter()
             .filter(|(id, name)| user.access.allows(id, name) && id != model && name != model)
@@ -379,7 +379,7 @@ impl SimulatorHandle {
         let mut inner = self.shared.lock();
         let m = inner
             .model_mut_by_key(model)
-            .ok_or_else(|| Error::NotFound(format!("no model {model:?}")))?;
+            .ok_or_else(|| Error::usage(format!("no model {model:?}")))?;
         state.clone_into(&mut m.active_state);
         Ok(())
     }

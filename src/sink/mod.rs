@@ -2052,14 +2052,15 @@ fn classified(
     let retried = retries_in(&text)
         .map(|n| format!(" (after {n} retries)"))
         .unwrap_or_default();
-    let msg = match what.strip_suffix(':') {
-        Some(what) => format!("{what}: {reason}{retried}{tail}"),
-        None => format!("{what} failed: {reason}{retried}{tail}"),
+    let call = match what.strip_suffix(':') {
+        Some(what) => what.to_owned(),
+        None => format!("{what} failed"),
     };
+    let cause = format!("{reason}{retried}{tail}");
     if is_transient(e, &text) {
-        Error::RetriesExhausted(msg)
+        crate::error::RetriesExhausted::new(call, cause).into()
     } else {
-        Error::Destination(msg)
+        Error::Destination(format!("{call}: {cause}"))
     }
 }
 

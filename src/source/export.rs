@@ -1,5 +1,10 @@
-//! An Anaplan export file as a [`Source`]: its chunks downloaded concurrently, handed over in
-//! order.
+//! An Anaplan export's file as a [`Source`]: its chunks downloaded concurrently, handed over
+//! in order, each piece labelled with its chunk index.
+//!
+//! An export task writes a file of the model (its id is usually the export's id, see
+//! [`FileRef`]); the file is stored as numbered chunks, listed with
+//! [`ExportSource::list`] and yielded one [`Piece`] per chunk with `chunk: Some(index)`, the
+//! index in the chunk list (0-based), which is what error positions show.
 //!
 //! `stream::iter(chunks).map(download).buffered(N)` keeps at most `N` chunk downloads in
 //! flight and yields them strictly in chunk order, so memory is bounded by `N` chunks (plus

@@ -1,39 +1,90 @@
-//! Where CSV bytes come from: a local file, stdin, or (see [`crate::source::export`]) an Anaplan export
-//! file downloaded chunk by chunk.
+//! Where CSV bytes come from: the crate's input seam.
 //!
-//! A [`Source`] opens a stream of [`Piece`]s in input order. Sources that can be read again from
-//! the start (a file, an export whose chunks can be fetched again) say so with
-//! [`Source::replayable`]; the engine spools the others to a temporary file so a late type
-//! change can be handled by a second pass.
-
-use std::path::{Path, PathBuf};
+//! A [`Source`] hands the engine ([`crate::convert`]) its input as an ordered stream of
+//! [`Piece`]s: byte buffers exactly as received, each labelled with its origin (the Anaplan
+//! chunk it belongs to) so a data error can say where it is. The engine transcodes, decodes
+//! and types the bytes; a source does nothing but deliver them in order.
+//!
+//! A source that can deliver the same bytes again from the start says so
+//! ([`Source::replayable`]): when a late value widens a column's type, the engine reads the
+//! input a second time instead of keeping it all in memory. A source that cannot (stdin) is
+//! spooled to a temporary file by the engine, so it works either way.
+//!
+//! | source | what it reads | replayable |
+//! |---|---|---|
+//! | [`FileSource`] | a local CSV file | yes |
+//! | [`StdinSource`] | standard input | no (spooled) |
+//! | [`MemorySource`] | buffers in memory (tests, small inputs) | yes |
+//! | [`ExportSource`] | an Anaplan export's file, its chunks downloaded concurrently ([`export`]) | yes (downloaded again) |
+//!
+//! Adding a source means implementing [`Source`]; the engine does not change.
+//!
+//! ```
+//! use anaplan_parquet::Result;
+//! use anaplan_parquet::source::{Piece, PieceStream, Source};
+//! use bytes::Bytes;
+//! use futures::future::BoxFuture;
+//! use futures::{StreamExt, TryStreamExt};
+//!
+//! /// CSV pages held in memory, each page labelled as a chunk of its own.
+//! struct Pages(Vec<&'static str>);
+//!
+//! impl Source for Pages {
+//!     fn describe(&self) -> String {
+//!         format!("{} pages", self.0.len())
+//!     }
+//!
+//!     fn open(&self) -> BoxFuture<'_, Result<PieceStream>> {
+//!         let pieces = self.0.clone().into_iter().enumerate().map(|(i, page)| {
+//!             Ok(Piece { data: Bytes::from_static(page.as_bytes()), chunk: Some(i as u64) })
+//!         });
+//!         Box::pin(async move { Ok(futures::stream::iter(pieces).boxed()) })
+//!     }
+//!
+//!     fn replayable(&self) -> bool {
+//!         true // open() can be called again and yields the same bytes
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let source = Pages(vec!["Region,Value\nNorth,1\n", "South,2\n"]);
+//! // The engine reads it like this (`convert::convert(&source, &sink, &options, &run)`).
+//! let pieces: Vec<Piece> = source.open().await?.try_collect().await?;
+//! assert_eq!(pieces[1].chunk, Some(1));
+//! assert_eq!(&pieces[1].data[..], b"South,2\n");
+//! # Ok::<(), anaplan_parquet::Error>(())
+//! # }).unwrap();
+//! ```
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
-use tokio_util::io::ReaderStream;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub mod export;
+mod local;
 
-/// Size of the buffers a local file or stdin is read in.
-pub const READ_BUFFER_BYTES: usize = 1 << 20;
+pub use export::{ExportSource, FileRef};
+pub use local::{FileSource, MemorySource, READ_BUFFER_BYTES, StdinSource};
 
 /// One piece of input, in order: a read buffer, or a whole Anaplan chunk.
 #[derive(Clone, Debug)]
 pub struct Piece {
     /// The bytes, exactly as received (not yet transcoded).
     pub data: Bytes,
-    /// The Anaplan chunk these bytes belong to, for error positions.
+    /// The Anaplan chunk these bytes belong to, for error positions (`None` for local input).
     pub chunk: Option<u64>,
 }
 
-/// An ordered stream of pieces.
+/// An ordered stream of pieces; an error ends the input.
 pub type PieceStream = BoxStream<'static, Result<Piece>>;
 
-/// A source of CSV bytes.
+/// A source of CSV bytes: the engine's input.
+///
+/// The stream from [`Source::open`] yields the input's bytes in order, in pieces of any size
+/// (a piece may end inside a row or a character). An error in the stream ends the run with
+/// that error. `Send + Sync` because the engine reads on its own task.
 pub trait Source: Send + Sync {
     /// What the source is, for logs and Parquet metadata. Never holds a secret.
     fn describe(&self) -> String;
@@ -41,132 +92,12 @@ pub trait Source: Send + Sync {
     /// Opens the byte stream from the start.
     fn open(&self) -> BoxFuture<'_, Result<PieceStream>>;
 
-    /// True when [`Source::open`] may be called again to read the same bytes once more.
+    /// True when [`Source::open`] may be called again to read the same bytes once more; the
+    /// engine spools a source that is not, when it may need a second pass.
     fn replayable(&self) -> bool;
 
-    /// The input size in bytes, when known up front.
+    /// The input size in bytes, when known up front (for progress).
     fn size_hint(&self) -> Option<u64> {
         None
-    }
-}
-
-/// A local CSV file.
-#[derive(Clone, Debug)]
-pub struct FileSource {
-    path: PathBuf,
-}
-
-impl FileSource {
-    /// A file source for `path` (opened lazily).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileSource { path: path.into() }
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Source for FileSource {
-    fn describe(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn open(&self) -> BoxFuture<'_, Result<PieceStream>> {
-        Box::pin(async move {
-            let file = tokio::fs::File::open(&self.path)
-                .await
-                .map_err(|e| Error::io(format!("cannot open {}", self.path.display()), e))?;
-            let meta = file
-                .metadata()
-                .await
-                .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
-            if meta.is_dir() {
-                return Err(Error::usage(format!(
-                    "{} is a directory, not a CSV file",
-                    self.path.display()
-                )));
-            }
-            let shown = self.path.display().to_string();
-            let stream = ReaderStream::with_capacity(file, READ_BUFFER_BYTES)
-                .map_err(move |e| Error::io(format!("cannot read {shown}"), e))
-                .map_ok(|data| Piece { data, chunk: None });
-            Ok(stream.boxed())
-        })
-    }
-
-    fn replayable(&self) -> bool {
-        true
-    }
-
-    fn size_hint(&self) -> Option<u64> {
-        std::fs::metadata(&self.path).ok().map(|m| m.len())
-    }
-}
-
-/// Standard input. It cannot be read twice, so the engine spools it when it may need a replay.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StdinSource;
-
-impl Source for StdinSource {
-    fn describe(&self) -> String {
-        "stdin".to_owned()
-    }
-
-    fn open(&self) -> BoxFuture<'_, Result<PieceStream>> {
-        Box::pin(async move {
-            let stream = ReaderStream::with_capacity(tokio::io::stdin(), READ_BUFFER_BYTES)
-                .map_err(|e| Error::io("cannot read stdin", e))
-                .map_ok(|data| Piece { data, chunk: None });
-            Ok(stream.boxed())
-        })
-    }
-
-    fn replayable(&self) -> bool {
-        false
-    }
-}
-
-/// Bytes already in memory (tests, small inputs). Replayable.
-#[derive(Clone, Debug)]
-pub struct MemorySource {
-    pieces: Vec<Bytes>,
-    name: String,
-}
-
-impl MemorySource {
-    /// A source that yields `pieces` in order, each as one piece.
-    pub fn new(name: impl Into<String>, pieces: Vec<Bytes>) -> Self {
-        MemorySource {
-            pieces,
-            name: name.into(),
-        }
-    }
-}
-
-impl Source for MemorySource {
-    fn describe(&self) -> String {
-        self.name.clone()
-    }
-
-    fn open(&self) -> BoxFuture<'_, Result<PieceStream>> {
-        let pieces = self.pieces.clone();
-        Box::pin(async move {
-            Ok(futures::stream::iter(
-                pieces
-                    .into_iter()
-                    .map(|data| Ok(Piece { data, chunk: None })),
-            )
-            .boxed())
-        })
-    }
-
-    fn replayable(&self) -> bool {
-        true
-    }
-
-    fn size_hint(&self) -> Option<u64> {
-        Some(self.pieces.iter().map(|p| p.len() as u64).sum())
     }
 }

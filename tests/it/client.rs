@@ -234,9 +234,10 @@ async fn unknown_and_ambiguous_names_list_the_candidates() {
 
     // Two models named alike: the error lists both, and either id works.
     let e = client.find_model(&ws, MODEL).await.unwrap_err();
-    let Error::Ambiguous(msg) = &e else {
+    let Error::Ambiguous(_) = &e else {
         panic!("{e:?}")
     };
+    let msg = e.to_string();
     assert!(
         msg.contains("2 models are named \"FP&A\"") && msg.contains(twin_id),
         "{msg}"
@@ -266,9 +267,10 @@ async fn unknown_and_ambiguous_names_list_the_candidates() {
     ));
 
     let e = client.find_export(&ws, &m, "Nope.csv").await.unwrap_err();
-    let Error::NotFound(msg) = &e else {
+    let Error::NotFound(_) = &e else {
         panic!("{e:?}")
     };
+    let msg = e.to_string();
     assert!(
         msg.contains("no export named \"Nope.csv\"") && msg.contains("Headcount - TSC.csv"),
         "{msg}"
@@ -567,9 +569,10 @@ async fn a_failed_task_reports_its_details_and_dump() {
         .unwrap();
     assert_eq!(task.task_state, Some(TaskState::Complete));
     let e = client.check_export_outcome(&eref, &task).await.unwrap_err();
-    let Error::ExportFailed(msg) = &e else {
+    let Error::ExportFailed(_) = &e else {
         panic!("{e:?}")
     };
+    let msg = e.to_string();
     assert!(msg.contains(&format!("export task {id} failed")), "{msg}");
     assert!(msg.contains("failure dump"), "{msg}");
     assert_eq!(e.exit_class(), ExitClass::Anaplan);
