@@ -17,14 +17,14 @@ use super::discovery::{render_table, write_stdout};
 use super::display::Display;
 use super::engine_args::{EngineArgs, parse_size};
 use super::export::print_report;
-use crate::export::{ExportJob, run_export};
 use crate::anaplan::task::PollOptions;
 use crate::anaplan::{AnaplanClient, ConnectionConfig, Credentials};
-use crate::sink::Destination;
 use crate::convert::RunContext;
 use crate::error::{Error, Result};
+use crate::export::{ExportJob, run_export};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
+use crate::sink::Destination;
 
 /// Rows of the demo export: about 270 MB of CSV.
 pub const DEMO_ROWS: u64 = 5_000_000;
@@ -232,7 +232,11 @@ fn describe_parquet(path: &Path, rows: usize) -> Result<String> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let fail = |e: &dyn std::fmt::Display| {
-        Error::Destination(format!("cannot read {} back: {e}", path.display()))
+        Error::from(crate::error::DestinationError::new(
+            crate::error::DestinationErrorKind::Io,
+            path.display().to_string(),
+            format!("cannot read {} back: {e}", path.display()),
+        ))
     };
     let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;

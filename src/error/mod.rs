@@ -10,6 +10,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+mod destination;
+
+pub use destination::{DestinationError, DestinationErrorKind};
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -65,9 +69,11 @@ pub enum Error {
     #[error("{0}")]
     RetriesExhausted(String),
 
-    /// Writing to the destination failed (local file system or object store).
+    /// Writing to the destination failed (local file system or object store): where, and what
+    /// kind of failure. Transient failures that outlasted the retry budget exit as
+    /// [`ExitClass::Transient`], the rest as [`ExitClass::Destination`].
     #[error("{0}")]
-    Destination(String),
+    Destination(Box<DestinationError>),
 
     /// Reading the input failed (a local file, stdin).
     #[error("{context}: {source}")]
@@ -215,6 +221,7 @@ impl Error {
                 ExitClass::Anaplan
             }
             Error::RetriesExhausted(_) => ExitClass::Transient,
+            Error::Destination(e) if e.is_transient() => ExitClass::Transient,
             Error::Destination(_) => ExitClass::Destination,
             Error::LocalIo { .. } => ExitClass::LocalIo,
             Error::Cancelled(Signal::Interrupt) => ExitClass::Interrupted,
@@ -387,7 +394,10 @@ mod tests {
         assert_eq!(e.to_string(), "upload_part_size: must be at least 5 MiB");
         assert_eq!(e.exit_class(), ExitClass::Usage);
         let flag = e.naming_setting(|s| format!("--{}", s.replace('_', "-")));
-        assert_eq!(flag.to_string(), "--upload-part-size: must be at least 5 MiB");
+        assert_eq!(
+            flag.to_string(),
+            "--upload-part-size: must be at least 5 MiB"
+        );
         assert!(matches!(flag, Error::Usage(_)));
         let other = Error::Internal("x".into()).naming_setting(|_| unreachable!());
         assert!(matches!(other, Error::Internal(_)));
