@@ -304,6 +304,18 @@ pub(super) fn redact_text(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use object_store::aws::AmazonS3Builder;
+    use object_store::client::{
+        HttpClient, HttpConnector, HttpRequest, HttpResponse, HttpResponseBody, HttpService,
+    };
+    use object_store::{BackoffConfig, ObjectStoreExt, PutPayload, RetryConfig};
+
     use super::*;
 
     #[derive(Debug)]
@@ -400,6 +412,106 @@ mod tests {
             let err = store_error("s3://b/k", "upload to s3://b/k", e, "");
             assert_eq!(err.exit_class().code(), 6, "{err}");
         }
+    }
+
+    /// An HTTP service that answers every request with `status`, and counts the requests.
+    #[derive(Debug)]
+    struct Canned {
+        status: u16,
+        body: &'static str,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl HttpService for Canned {
+        fn call<'s, 'f>(
+            &'s self,
+            _req: HttpRequest,
+        ) -> Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'f>>
+        where
+            's: 'f,
+            Self: 'f,
+        {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut response = HttpResponse::new(HttpResponseBody::from(self.body.to_string()));
+            *response.status_mut() = reqwest::StatusCode::from_u16(self.status).unwrap();
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    #[derive(Debug)]
+    struct CannedConnector(u16, &'static str, Arc<AtomicUsize>);
+
+    impl HttpConnector for CannedConnector {
+        fn connect(&self, _: &object_store::ClientOptions) -> object_store::Result<HttpClient> {
+            Ok(HttpClient::new(Canned {
+                status: self.0,
+                body: self.1,
+                calls: Arc::clone(&self.2),
+            }))
+        }
+    }
+
+    /// What a real S3 client (its own retry loop included) returns for a PUT that is always
+    /// answered with `status`, and how many requests it made.
+    async fn put_answered_with(status: u16, body: &'static str) -> (object_store::Error, usize) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let store = AmazonS3Builder::new()
+            .with_bucket_name("b")
+            .with_region("us-east-1")
+            .with_access_key_id("AKIDEXAMPLE")
+            .with_secret_access_key("secret")
+            .with_endpoint("http://127.0.0.1:9")
+            .with_allow_http(true)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(1),
+                    max_backoff: Duration::from_millis(2),
+                    base: 2.0,
+                },
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(10),
+            })
+            .with_http_connector(CannedConnector(status, body, Arc::clone(&calls)))
+            .build()
+            .unwrap();
+        let e = store
+            .put(&"k".into(), PutPayload::from_static(b"x"))
+            .await
+            .unwrap_err();
+        (e, calls.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn real_store_errors_are_classified() {
+        // A 503 the client retried until its budget ran out: transient, exit 7.
+        let (e, calls) = put_answered_with(503, "").await;
+        assert_eq!(calls, 3);
+        assert_eq!(kind_of(&e), DestinationErrorKind::Transient);
+        assert_eq!(retries(&e), Some(2));
+        let err = store_error("s3://b/k", "upload to s3://b/k", e, NOTHING_WRITTEN);
+        assert_eq!(err.exit_class().code(), 7, "{err}");
+        assert!(err.to_string().contains("(after 2 retries)"), "{err}");
+
+        // A 429 too.
+        let (e, _) = put_answered_with(429, "").await;
+        assert_eq!(kind_of(&e), DestinationErrorKind::Transient);
+
+        // A 403 is not retried, and is not transient.
+        let body = "<Error><Code>AccessDenied</Code><Message>no</Message></Error>";
+        let (e, calls) = put_answered_with(403, body).await;
+        assert_eq!(calls, 1);
+        assert_eq!(kind_of(&e), DestinationErrorKind::PermissionDenied);
+        let err = store_error("s3://b/k", "upload to s3://b/k", e, NOTHING_WRITTEN);
+        assert_eq!(err.exit_class().code(), 6);
+        assert!(
+            err.to_string().contains("access denied (AccessDenied)"),
+            "{err}"
+        );
+
+        // A 400 is the request's fault: not transient.
+        let (e, calls) = put_answered_with(400, "").await;
+        assert_eq!(calls, 1);
+        assert_eq!(kind_of(&e), DestinationErrorKind::Store);
     }
 
     #[test]
