@@ -170,23 +170,7 @@ impl Destination {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::{DestinationOptions, StorageOption};
-
-    fn opts(output: &str) -> DestinationOptions {
-        let mut o = DestinationOptions::new(output);
-        o.read_env = false;
-        o
-    }
-
-    fn s3(output: &str) -> DestinationOptions {
-        let mut o = opts(output);
-        o.storage_options = vec![
-            StorageOption::parse("access_key_id=AKIDEXAMPLE").unwrap(),
-            StorageOption::parse("secret_access_key=wJalrXUtnFEMI").unwrap(),
-            StorageOption::parse("region=us-east-1").unwrap(),
-        ];
-        o
-    }
+    use crate::sink::tests::{opts, s3};
 
     #[test]
     fn manifests_sit_next_to_the_file_or_inside_the_dataset() {

@@ -1,5 +1,6 @@
-//! Where Parquet goes (the [`Sink`] the engine writes to): a local path, or an object-store URL (`s3://`, `gs://`, `az://`,
-//! `abfss://`, `file://`), written so that nothing partial is ever visible.
+//! Where Parquet goes (the [`Sink`] the engine writes to): a local path, or an object-store URL
+//! (`s3://`, `gs://`, `az://`, `abfss://`, `file://`), written so that nothing partial is ever
+//! visible.
 //!
 //! A [`Destination`] is resolved once from [`DestinationOptions`] (the validated form of
 //! `--output` and the storage flags); building it does no I/O. For each attempt at writing a
@@ -39,8 +40,16 @@
 //! Object-store credentials come from each backend's standard environment variables
 //! (`AWS_*`, `GOOGLE_*`, `AZURE_*`) or instance metadata, as `object_store` reads them; a
 //! `--storage-option` overrides the environment, and the dedicated S3 flags override both.
-//! Storage option values are held as [`Secret`]s, never logged, and never part of an error
-//! message; URLs in messages lose any password and query string.
+//! Storage option values are held as [`Secret`](crate::secret::Secret)s, never logged, and never
+//! part of an error message; URLs in messages lose any password and query string.
+//!
+//! ## Errors
+//!
+//! A bad setting is an [`Error::InvalidSetting`] naming it (`upload_part_size`, `output`, ...).
+//! A failed write is an [`Error::Destination`] carrying a
+//! [`DestinationError`](crate::error::DestinationError): where, what kind of failure (decided
+//! from the failure's types), and the message. Transient failures that outlasted the retry
+//! budget are of kind `Transient` and exit 7; the others exit 6.
 //!
 //! ## Data flow and modules
 //!
@@ -101,8 +110,6 @@ use self::options::PARTITION_COLUMN;
 use self::store::StoreTarget;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-#[cfg(doc)]
-use crate::secret::Secret;
 
 /// Where a conversion's Parquet bytes go: the engine's only view of a destination.
 ///
@@ -426,13 +433,13 @@ mod tests {
 
     use super::*;
 
-    fn opts(output: &str) -> DestinationOptions {
+    pub(super) fn opts(output: &str) -> DestinationOptions {
         let mut o = DestinationOptions::new(output);
         o.read_env = false;
         o
     }
 
-    fn s3(output: &str) -> DestinationOptions {
+    pub(super) fn s3(output: &str) -> DestinationOptions {
         let mut o = opts(output);
         o.storage_options = vec![
             StorageOption::parse("access_key_id=AKIDEXAMPLE").unwrap(),

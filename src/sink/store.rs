@@ -138,28 +138,47 @@ trait Backend: Sized {
     ) -> object_store::Result<Arc<dyn ObjectStore>>;
 }
 
+/// The [`Backend`] methods every `object_store` builder has under the same names (the builders
+/// share an API but no trait).
+macro_rules! same_builder_api {
+    () => {
+        fn start(read_env: bool) -> Self {
+            if read_env {
+                Self::from_env()
+            } else {
+                Self::new()
+            }
+        }
+        fn with_url(self, url: &str) -> Self {
+            self.with_url(url)
+        }
+        fn set(self, key: Self::Key, value: &str) -> Self {
+            self.with_config(key, value)
+        }
+        fn get(&self, key: &Self::Key) -> Option<String> {
+            self.get_config_value(key)
+        }
+        fn finish(
+            self,
+            retry: RetryConfig,
+            connector: ObservingConnector,
+        ) -> object_store::Result<Arc<dyn ObjectStore>> {
+            let store = self
+                .with_retry(retry)
+                .with_http_connector(connector)
+                .build()?;
+            Ok(Arc::new(store))
+        }
+    };
+}
+
 impl Backend for AmazonS3Builder {
     type Key = AmazonS3ConfigKey;
     const NAME: &'static str = "S3";
     const TIMEOUT_OPTION: &'static str = "aws_timeout";
     const ALLOW_HTTP_ENV: &'static str = "AWS_ALLOW_HTTP=true";
 
-    fn start(read_env: bool) -> Self {
-        if read_env {
-            Self::from_env()
-        } else {
-            Self::new()
-        }
-    }
-    fn with_url(self, url: &str) -> Self {
-        self.with_url(url)
-    }
-    fn set(self, key: Self::Key, value: &str) -> Self {
-        self.with_config(key, value)
-    }
-    fn get(&self, key: &Self::Key) -> Option<String> {
-        self.get_config_value(key)
-    }
+    same_builder_api!();
     fn client(key: ClientConfigKey) -> Self::Key {
         AmazonS3ConfigKey::Client(key)
     }
@@ -179,17 +198,6 @@ impl Backend for AmazonS3Builder {
         }
         Ok(settings)
     }
-    fn finish(
-        self,
-        retry: RetryConfig,
-        connector: ObservingConnector,
-    ) -> object_store::Result<Arc<dyn ObjectStore>> {
-        let store = self
-            .with_retry(retry)
-            .with_http_connector(connector)
-            .build()?;
-        Ok(Arc::new(store))
-    }
 }
 
 impl Backend for GoogleCloudStorageBuilder {
@@ -198,22 +206,7 @@ impl Backend for GoogleCloudStorageBuilder {
     const TIMEOUT_OPTION: &'static str = "google_timeout";
     const ALLOW_HTTP_ENV: &'static str = "allow_http=true";
 
-    fn start(read_env: bool) -> Self {
-        if read_env {
-            Self::from_env()
-        } else {
-            Self::new()
-        }
-    }
-    fn with_url(self, url: &str) -> Self {
-        self.with_url(url)
-    }
-    fn set(self, key: Self::Key, value: &str) -> Self {
-        self.with_config(key, value)
-    }
-    fn get(&self, key: &Self::Key) -> Option<String> {
-        self.get_config_value(key)
-    }
+    same_builder_api!();
     fn client(key: ClientConfigKey) -> Self::Key {
         GoogleConfigKey::Client(key)
     }
@@ -223,17 +216,6 @@ impl Backend for GoogleCloudStorageBuilder {
     fn dedicated_settings(options: &DestinationOptions) -> Result<Vec<(Self::Key, String)>> {
         refuse_s3_settings(options, "a gs:// URL").map(|()| Vec::new())
     }
-    fn finish(
-        self,
-        retry: RetryConfig,
-        connector: ObservingConnector,
-    ) -> object_store::Result<Arc<dyn ObjectStore>> {
-        let store = self
-            .with_retry(retry)
-            .with_http_connector(connector)
-            .build()?;
-        Ok(Arc::new(store))
-    }
 }
 
 impl Backend for MicrosoftAzureBuilder {
@@ -242,22 +224,7 @@ impl Backend for MicrosoftAzureBuilder {
     const TIMEOUT_OPTION: &'static str = "azure_timeout";
     const ALLOW_HTTP_ENV: &'static str = "AZURE_ALLOW_HTTP=true";
 
-    fn start(read_env: bool) -> Self {
-        if read_env {
-            Self::from_env()
-        } else {
-            Self::new()
-        }
-    }
-    fn with_url(self, url: &str) -> Self {
-        self.with_url(url)
-    }
-    fn set(self, key: Self::Key, value: &str) -> Self {
-        self.with_config(key, value)
-    }
-    fn get(&self, key: &Self::Key) -> Option<String> {
-        self.get_config_value(key)
-    }
+    same_builder_api!();
     fn client(key: ClientConfigKey) -> Self::Key {
         AzureConfigKey::Client(key)
     }
@@ -272,17 +239,6 @@ impl Backend for MicrosoftAzureBuilder {
         self.get_config_value(&AzureConfigKey::UseEmulator)
             .as_deref()
             != Some("true")
-    }
-    fn finish(
-        self,
-        retry: RetryConfig,
-        connector: ObservingConnector,
-    ) -> object_store::Result<Arc<dyn ObjectStore>> {
-        let store = self
-            .with_retry(retry)
-            .with_http_connector(connector)
-            .build()?;
-        Ok(Arc::new(store))
     }
 }
 
