@@ -121,10 +121,10 @@ use crate::progress::Progress;
 ///
 /// ```no_run
 /// # async fn demo() -> anaplan_parquet::Result<()> {
-/// use anaplan_parquet::sink::{Destination, Sink};
+/// use anaplan_parquet::sink::{Destination, Sink, SinkWriter};
 /// use arrow::datatypes::{DataType, Field, Schema};
 ///
-/// let sink = Destination::parse("out.parquet")?;
+/// let sink: &dyn Sink = &Destination::parse("out.parquet")?;
 /// let schema = Schema::new(vec![Field::new("Value", DataType::Int64, true)]);
 /// let mut writer = sink.begin(&schema).await?;
 /// writer.write(bytes::Bytes::from_static(b"PAR1...")).await?;
