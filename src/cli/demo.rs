@@ -232,7 +232,11 @@ fn describe_parquet(path: &Path, rows: usize) -> Result<String> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let fail = |e: &dyn std::fmt::Display| {
-        Error::Destination(format!("cannot read {} back: {e}", path.display()))
+        Error::from(crate::error::DestinationError::new(
+            crate::error::DestinationErrorKind::Io,
+            path.display().to_string(),
+            format!("cannot read {} back: {e}", path.display()),
+        ))
     };
     let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;

@@ -128,9 +128,11 @@ impl Tee {
                     Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                     _ => PathBuf::from("."),
                 };
-                crate::sink::output_temp_file(".anaplan-parquet-keep.", &dir).map_err(
-                    |e| Error::Destination(format!("cannot write {}: {e}", target.display())),
-                )?
+                crate::sink::output_temp_file(".anaplan-parquet-keep.", &dir).map_err(|e| {
+                    let shown = target.display().to_string();
+                    let message = format!("cannot write {shown}: {e}");
+                    Error::from(crate::error::DestinationError::io(shown, message, e))
+                })?
             }
             None => tempfile::Builder::new()
                 .prefix("anaplan-parquet-spool.")
@@ -296,7 +298,9 @@ async fn finish_tee(mut tee: Tee) -> Result<()> {
     if let Some(target) = &tee.keep_as {
         let target = target.clone();
         tee.path.persist(&target).map_err(|e| {
-            Error::Destination(format!("cannot write {}: {}", target.display(), e.error))
+            let shown = target.display().to_string();
+            let message = format!("cannot write {shown}: {}", e.error);
+            Error::from(crate::error::DestinationError::io(shown, message, e.error))
         })?;
     }
     Ok(())

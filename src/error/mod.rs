@@ -11,11 +11,13 @@ use std::fmt;
 use std::sync::Arc;
 
 mod anaplan;
+mod destination;
 
 pub use anaplan::{
     Ambiguous, ApiError, Candidate, ExportFailed, FailureDump, NotFound, ObjectKind,
     RetriesExhausted, Scope, Spent, Unauthenticated,
 };
+pub use destination::{DestinationError, DestinationErrorKind};
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,9 +74,11 @@ pub enum Error {
     #[error("{0}")]
     RetriesExhausted(Box<RetriesExhausted>),
 
-    /// Writing to the destination failed (local file system or object store).
+    /// Writing to the destination failed (local file system or object store): where, and what
+    /// kind of failure. Transient failures that outlasted the retry budget exit as
+    /// [`ExitClass::Transient`], the rest as [`ExitClass::Destination`].
     #[error("{0}")]
-    Destination(String),
+    Destination(Box<DestinationError>),
 
     /// Reading the input failed (a local file, stdin).
     #[error("{context}: {source}")]
@@ -222,6 +226,7 @@ impl Error {
                 ExitClass::Anaplan
             }
             Error::RetriesExhausted(_) => ExitClass::Transient,
+            Error::Destination(e) if e.is_transient() => ExitClass::Transient,
             Error::Destination(_) => ExitClass::Destination,
             Error::LocalIo { .. } => ExitClass::LocalIo,
             Error::Cancelled(Signal::Interrupt) => ExitClass::Interrupted,

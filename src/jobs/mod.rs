@@ -706,9 +706,13 @@ async fn attempt(
         .write_manifest(Bytes::from(manifest.to_json()))
         .await
         .map_err(|e| {
-            Error::Destination(format!(
-                "the data was written to {}, but its manifest could not be: {e}",
-                summary.output
+            Error::from(crate::error::DestinationError::new(
+                crate::error::DestinationErrorKind::Store,
+                summary.output.clone(),
+                format!(
+                    "the data was written to {}, but its manifest could not be: {e}",
+                    summary.output
+                ),
             ))
         })?;
     report.manifest = Some(at);
