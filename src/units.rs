@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration(" 90s "), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_mins(90)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         let e = parse_duration("soon").unwrap_err();
         assert!(e.contains("\"soon\"") && e.contains("try"), "{e}");

@@ -11,10 +11,11 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use super::GlobalArgs;
-use super::connection::{ConnectionArgs, Resolved};
+use super::connection::ConnectionArgs;
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Model, Workspace};
 use crate::error::{Error, Result};
+use crate::settings::Resolved;
 use crate::summary::human_bytes;
 
 /// Arguments of `workspaces`.
