@@ -123,6 +123,7 @@ mod tests {
     use crate::error::Error;
     use crate::retry::RetryConfig;
     use crate::secret::Secret;
+    use crate::settings::connection::basic;
 
     #[derive(Parser)]
     struct Cli {
@@ -147,15 +148,6 @@ mod tests {
             prompt: &|_| None,
         };
         cli.conn.settings().resolve_with(&cx).map_err(as_flags)
-    }
-
-    fn basic(r: &Resolved) -> (String, String) {
-        match &r.config.credentials {
-            Credentials::Basic { username, password } => {
-                (username.clone(), password.expose().to_owned())
-            }
-            Credentials::Certificate(_) => panic!("expected basic"),
-        }
     }
 
     #[test]

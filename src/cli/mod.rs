@@ -1,12 +1,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 //! The command line: raw arguments (clap derive) for every command, turned once into the
-//! library's options through the settings layer ([`crate::settings`]), then dispatched.
+//! library's options through the settings layer (`crate::settings`), then dispatched.
 //!
 //! Each command has its own file holding its `Args` and its `run` function. Option groups
-//! shared by several commands ([`engine_args`], [`output_args`], [`connection`]) are flattened
+//! shared by several commands (`engine_args`, `output_args`, `connection`) are flattened
 //! into each command's arguments. Flags hold values as typed; the settings layer checks them
-//! with the same code and words as a jobs file's keys, and [`as_flags`] names a bad one as the
+//! with the same code and words as a jobs file's keys, and `as_flags` names a bad one as the
 //! flag that gave it.
 
 use std::ffi::OsStr;
@@ -180,4 +180,21 @@ impl TypedValueParser for NamedValue {
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(self.0.iter().cloned()))
     }
+}
+
+/// The flags whose help shows a default (`[default: 64MiB]`), with that default as written.
+#[cfg(test)]
+pub(crate) fn defaults_in_help(cmd: &clap::Command) -> Vec<(String, String)> {
+    cmd.get_arguments()
+        .filter_map(|arg| {
+            let help = arg.get_help()?.to_string();
+            let default = help
+                .split("[default: ")
+                .nth(1)?
+                .split(']')
+                .next()?
+                .to_owned();
+            Some((format!("--{}", arg.get_long()?), default))
+        })
+        .collect()
 }

@@ -303,7 +303,7 @@ async fn check(
     Ok(ExitCode::from(ExitClass::Usage.code()))
 }
 
-fn named(r: Option<&jobs::manifest::NamedRef>) -> String {
+fn named(r: Option<&jobs::NamedRef>) -> String {
     r.map_or_else(|| "?".to_owned(), |r| format!("{} ({})", r.name, r.id))
 }
 

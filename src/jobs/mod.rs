@@ -1,9 +1,11 @@
 //! Many exports from one account: the datasets of a jobs file, run together
 //! (`anaplan-parquet run JOBS.toml`).
 //!
-//! The command line reads and validates the jobs file into [`Dataset`]s (each an
-//! [`ExportJob`], [`EngineOptions`] and [`DestinationOptions`], validated exactly as the
-//! `export` command's flags are); this module runs them.
+//! The jobs file (`file`) is read into [`Dataset`]s (each an [`ExportJob`], [`EngineOptions`]
+//! and [`DestinationOptions`]) through the same settings layer as the `export` command's flags
+//! (`crate::settings`). A round is run by [`run_round`] (in `run.rs`; names resolved once per
+//! round in `catalog.rs`), reported as [`RoundReport`] (`report.rs`), and [`check`]ed without
+//! exporting anything (`check.rs`).
 //!
 //! ## One round ([`run_round`])
 //!
@@ -24,9 +26,9 @@
 //! 6. **Failures stay local**: a failed dataset is reported and the others finish, unless
 //!    [`RunOptions::fail_fast`] asks to stop the round (datasets in flight are cancelled
 //!    cleanly, their tasks cancelled and their uploads aborted; the rest are not started).
-//! 7. **A manifest after each dataset** ([`manifest`]), written after the data: run id, time,
+//! 7. **A manifest after each dataset** (`manifest`), written after the data: run id, time,
 //!    source names and ids, task id, rows, schema, and the SHA-256 of the raw export
-//!    ([`hash`]). With [`RunOptions::skip_unchanged`], an export whose hash equals the last
+//!    (`hash`). With [`RunOptions::skip_unchanged`], an export whose hash equals the last
 //!    manifest's is not written again: the output is abandoned before it is published.
 //!
 //! ## Overlapping runs
@@ -43,17 +45,18 @@ use crate::sink::DestinationOptions;
 mod catalog;
 mod check;
 pub(crate) mod file;
-pub mod hash;
-pub mod manifest;
+pub(crate) mod hash;
+pub(crate) mod manifest;
 mod report;
 mod run;
-pub mod schedule;
-pub mod select;
+pub(crate) mod schedule;
+pub(crate) mod select;
 
 pub use check::check;
+pub use manifest::NamedRef;
 pub use report::{CheckReport, CheckedDataset, DatasetReport, Problem, RoundReport, Status};
 pub use run::run_round;
-pub use select::{Shard, select};
+pub(crate) use select::{Shard, select};
 
 /// Datasets run at the same time, by default.
 pub const DEFAULT_PARALLEL: usize = 4;

@@ -230,6 +230,17 @@ fn first<const N: usize>(values: [Option<String>; N]) -> Option<String> {
     values.into_iter().flatten().find(|v| !v.trim().is_empty())
 }
 
+/// The user and password of basic credentials (tests).
+#[cfg(test)]
+pub(crate) fn basic(r: &Resolved) -> (String, String) {
+    match &r.config.credentials {
+        crate::anaplan::Credentials::Basic { username, password } => {
+            (username.clone(), password.expose().to_owned())
+        }
+        crate::anaplan::Credentials::Certificate(_) => panic!("expected basic"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -238,15 +249,6 @@ mod tests {
     use super::*;
     use crate::anaplan::Credentials;
     use crate::error::Error;
-
-    fn basic(r: &Resolved) -> (String, String) {
-        match &r.config.credentials {
-            Credentials::Basic { username, password } => {
-                (username.clone(), password.expose().to_owned())
-            }
-            Credentials::Certificate(_) => panic!("expected basic"),
-        }
-    }
 
     #[test]
     fn a_bad_duration_is_named_by_its_level() {
