@@ -122,7 +122,7 @@ pub(crate) fn duration(setting: &'static str, text: &str) -> Result<Duration> {
 /// quoted line the parser would show, which may hold a secret (`password = "hunter2` with its
 /// closing quote missing).
 pub(crate) fn toml_error(e: &toml::de::Error, text: &str) -> String {
-    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let message = one_line(e.message());
     match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
@@ -133,6 +133,11 @@ pub(crate) fn toml_error(e: &toml::de::Error, text: &str) -> String {
         }
         None => message,
     }
+}
+
+/// A multi-line message (serde's, TOML's) on one line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A value a file may give as a number or as text (`infer_rows = 500` or `"all"`, a size as

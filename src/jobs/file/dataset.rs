@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Dataset, Problems, did_you_mean, one_line};
+use super::{Dataset, Problems, did_you_mean};
 use crate::error::{Error, Result};
-use crate::settings::{EngineSettings, ExportSettings, OutputSettings};
+use crate::settings::{EngineSettings, ExportSettings, OutputSettings, one_line};
 
 /// Keys only a `[[dataset]]` has.
 const DATASET_KEYS: &[&str] = &["name", "export", "output"];

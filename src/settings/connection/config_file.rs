@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::settings::{one_line, toml_error};
 
 /// The config file's contents.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -64,9 +65,8 @@ impl ConfigFile {
         let origin = format!("config file {}", path.display());
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::usage(format!("cannot read the {origin}: {e}")))?;
-        let mut file: ConfigFile = toml::from_str(&text).map_err(|e| {
-            Error::usage(format!("{origin}: {}", super::super::toml_error(&e, &text)))
-        })?;
+        let mut file: ConfigFile = toml::from_str(&text)
+            .map_err(|e| Error::usage(format!("{origin}: {}", toml_error(&e, &text))))?;
         if file.password.is_some() {
             return Err(Error::usage(format!(
                 "{origin}: `password` is not accepted in a config file; use password_file, \
@@ -114,11 +114,6 @@ impl ConfigFile {
             }
         }
     }
-}
-
-/// Serde's multi-line messages on one line.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
