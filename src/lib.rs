@@ -60,6 +60,7 @@ pub mod logging;
 pub mod progress;
 pub mod retry;
 pub mod secret;
+pub(crate) mod settings;
 pub mod shutdown;
 pub mod simulator;
 pub mod sink;

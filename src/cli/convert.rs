@@ -9,15 +9,15 @@ use super::GlobalArgs;
 use super::display::{Display, print_summary, schema_table};
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
-use crate::sink::Destination;
 use crate::convert::{self, RunContext};
 use crate::error::{Error, Result};
+use crate::sink::Destination;
 use crate::source::{FileSource, Source, StdinSource};
 
 /// Arguments of `convert`.
 #[derive(Debug, Args)]
 #[command(after_long_help = CONVERT_HELP)]
-pub struct ConvertArgs {
+pub(crate) struct ConvertArgs {
     /// CSV file to read, or `-` for stdin.
     #[arg(value_name = "INPUT")]
     pub input: String,
@@ -54,7 +54,7 @@ and renamed at the end. On any error nothing is written and an existing DEST is 
 Exit codes: 0 ok, 2 usage, 5 bad input data, 6 destination error, 130/143 interrupted.";
 
 /// Runs `convert`.
-pub async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let options = args.engine.to_options()?;
     let source: Box<dyn Source> = if args.input == "-" {
         Box::new(StdinSource)

@@ -15,7 +15,7 @@ use clap::Args;
 use super::GlobalArgs;
 use super::discovery::{render_table, write_stdout};
 use super::display::Display;
-use super::engine_args::{EngineArgs, parse_size};
+use super::engine_args::EngineArgs;
 use super::export::print_report;
 use crate::export::{ExportJob, run_export};
 use crate::anaplan::task::PollOptions;
@@ -25,6 +25,7 @@ use crate::convert::RunContext;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
+use crate::units::parse_size;
 
 /// Rows of the demo export: about 270 MB of CSV.
 pub const DEMO_ROWS: u64 = 5_000_000;
@@ -78,10 +79,10 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let options = args.engine.to_options()?;
     let destination = Destination::parse(&args.output)?;
-    if args.concurrency == 0 || args.concurrency > super::export::MAX_CONCURRENCY {
+    if args.concurrency == 0 || args.concurrency > crate::settings::export::MAX_CONCURRENCY {
         return Err(Error::usage(format!(
             "--concurrency must be between 1 and {}",
-            super::export::MAX_CONCURRENCY
+            crate::settings::export::MAX_CONCURRENCY
         )));
     }
     if args.chunk_size < 1024 {

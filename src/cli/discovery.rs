@@ -11,15 +11,16 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use super::GlobalArgs;
-use super::connection::{ConnectionArgs, Resolved};
+use super::connection::ConnectionArgs;
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Model, Workspace};
 use crate::error::{Error, Result};
+use crate::settings::Resolved;
 use crate::summary::human_bytes;
 
 /// Arguments of `workspaces`.
 #[derive(Debug, Args)]
-pub struct WorkspacesArgs {
+pub(crate) struct WorkspacesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -31,7 +32,7 @@ pub struct WorkspacesArgs {
 
 /// Arguments of `models`.
 #[derive(Debug, Args)]
-pub struct ModelsArgs {
+pub(crate) struct ModelsArgs {
     /// Workspace name or id (default: `workspace` from the config file).
     #[arg(long, short = 'w', value_name = "NAME|ID")]
     pub workspace: Option<String>,
@@ -47,7 +48,7 @@ pub struct ModelsArgs {
 
 /// Arguments of `exports` and `files`.
 #[derive(Debug, Args)]
-pub struct ModelScopeArgs {
+pub(crate) struct ModelScopeArgs {
     /// Workspace name or id (default: `workspace` from the config file).
     #[arg(long, short = 'w', value_name = "NAME|ID")]
     pub workspace: Option<String>,
@@ -66,12 +67,12 @@ pub struct ModelScopeArgs {
 }
 
 /// Arguments of `exports`.
-pub type ExportsArgs = ModelScopeArgs;
+pub(crate) type ExportsArgs = ModelScopeArgs;
 /// Arguments of `files`.
-pub type FilesArgs = ModelScopeArgs;
+pub(crate) type FilesArgs = ModelScopeArgs;
 
 /// Runs `workspaces`.
-pub async fn run_workspaces(args: WorkspacesArgs, _global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run_workspaces(args: WorkspacesArgs, _global: &GlobalArgs) -> Result<ExitCode> {
     with_client(&args.connection, async |client, _| {
         let items = client.workspaces().await?;
         print_list(
@@ -99,7 +100,7 @@ pub async fn run_workspaces(args: WorkspacesArgs, _global: &GlobalArgs) -> Resul
 }
 
 /// Runs `models`.
-pub async fn run_models(args: ModelsArgs, _global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run_models(args: ModelsArgs, _global: &GlobalArgs) -> Result<ExitCode> {
     with_client(&args.connection, async |client, resolved| {
         let workspace = workspace(client, args.workspace.as_ref(), resolved).await?;
         let items = client.models(&workspace.id).await?;
@@ -118,7 +119,7 @@ pub async fn run_models(args: ModelsArgs, _global: &GlobalArgs) -> Result<ExitCo
 }
 
 /// Runs `exports`.
-pub async fn run_exports(args: ExportsArgs, _global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run_exports(args: ExportsArgs, _global: &GlobalArgs) -> Result<ExitCode> {
     with_client(&args.connection, async |client, resolved| {
         let (workspace, model) = model_scope(client, &args, resolved).await?;
         let items = client.exports(&workspace.id, &model.id).await?;
@@ -148,7 +149,7 @@ pub async fn run_exports(args: ExportsArgs, _global: &GlobalArgs) -> Result<Exit
 }
 
 /// Runs `files`.
-pub async fn run_files(args: FilesArgs, _global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run_files(args: FilesArgs, _global: &GlobalArgs) -> Result<ExitCode> {
     with_client(&args.connection, async |client, resolved| {
         let (workspace, model) = model_scope(client, &args, resolved).await?;
         let items = client.files(&workspace.id, &model.id).await?;

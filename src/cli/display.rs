@@ -8,14 +8,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
-use crate::export::ExportEvent;
 use crate::anaplan::model::TaskState;
+use crate::export::ExportEvent;
 use crate::progress::Progress;
 use crate::summary::{RunSummary, human_bytes};
 
 /// The progress display: a bar on a terminal, a log line every 10 s otherwise, nothing with
 /// `-q`.
-pub struct Display {
+pub(crate) struct Display {
     bar: Option<ProgressBar>,
     phase: Arc<Mutex<Phase>>,
     stop: CancellationToken,
@@ -30,7 +30,7 @@ struct Phase {
 
 impl Display {
     /// Starts drawing (or logging) `progress`.
-    pub fn start(progress: &Progress, global: &GlobalArgs) -> Self {
+    pub(crate) fn start(progress: &Progress, global: &GlobalArgs) -> Self {
         let phase = Arc::new(Mutex::new(Phase::default()));
         let stop = CancellationToken::new();
         if global.quiet {
@@ -92,7 +92,7 @@ impl Display {
     }
 
     /// Follows what the export does.
-    pub fn event(&self, e: &ExportEvent<'_>) {
+    pub(crate) fn event(&self, e: &ExportEvent<'_>) {
         let mut ph = self
             .phase
             .lock()
@@ -129,7 +129,7 @@ impl Display {
     }
 
     /// Shows the transfer counters from now on (for an export, with its chunk count).
-    pub fn transfer_started(&self, chunks: Option<usize>) {
+    pub(crate) fn transfer_started(&self, chunks: Option<usize>) {
         let mut ph = self
             .phase
             .lock()
@@ -153,7 +153,7 @@ impl Display {
     }
 
     /// Stops drawing and clears the bar.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         self.stop.cancel();
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
@@ -190,7 +190,7 @@ fn download_line(p: &Progress, since: Instant, chunks: usize, with_chunks: bool)
 }
 
 /// Prints the summary: JSON on stdout with `--json`, text on stderr unless quiet.
-pub fn print_summary(summary: &RunSummary, json: bool, global: &GlobalArgs) {
+pub(crate) fn print_summary(summary: &RunSummary, json: bool, global: &GlobalArgs) {
     if json {
         match serde_json::to_string(summary) {
             Ok(s) => println!("{s}"),
@@ -204,7 +204,7 @@ pub fn print_summary(summary: &RunSummary, json: bool, global: &GlobalArgs) {
 }
 
 /// Prints a schema as an aligned two-column table.
-pub fn schema_table(columns: &[(String, String)]) -> String {
+pub(crate) fn schema_table(columns: &[(String, String)]) -> String {
     let width = columns
         .iter()
         .map(|(n, _)| n.chars().count())

@@ -1,39 +1,40 @@
-//! Engine options shared by `convert`, `export` and `run`: dialect, encoding, layout, inference,
-//! types and Parquet settings.
+//! Engine flags shared by `convert`, `export` and `demo`: dialect, encoding, layout, inference,
+//! types and Parquet settings. They fill [`EngineSettings`], which the settings layer checks.
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use crate::convert::{
-    Codec, CsvOptions, DEFAULT_INFER_ROWS, DEFAULT_ROW_GROUP_ROWS, EngineOptions, InferRows,
-    InputEncoding, ParquetOptions, SchemaOptions,
-};
+use super::{as_flags, named};
+use crate::convert::EngineOptions;
 use crate::error::{Error, Result};
-use crate::convert::schema::{ColumnType, Layout};
+use crate::settings::EngineSettings;
+use crate::settings::engine::{CODECS, ENCODINGS, LAYOUTS};
 
-/// How to read the CSV and what Parquet to write.
+/// How to read the CSV and what Parquet to write. A flag not given takes the library's
+/// default, shown in brackets.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "CSV and schema")]
-pub struct EngineArgs {
-    /// Field separator: one ASCII character, or `tab`.
-    #[arg(long, default_value = ",", value_name = "CHAR")]
-    pub delimiter: String,
+pub(crate) struct EngineArgs {
+    /// Field separator: one ASCII character, or `tab` [default: ,].
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
 
-    /// Input text encoding; transcoded to UTF-8 as it streams.
-    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
-    pub encoding: EncodingArg,
+    /// Input text encoding; transcoded to UTF-8 as it streams [default: utf-8].
+    #[arg(long, value_parser = named(ENCODINGS))]
+    pub encoding: Option<String>,
 
     /// `single-column`: Anaplan Tabular Single Column, every column but the last is a dimension
-    /// and stays text; only the last (`Value`) is inferred. `generic`: infer every column.
-    #[arg(long, value_enum, default_value_t = LayoutArg::SingleColumn)]
-    pub layout: LayoutArg,
+    /// and stays text; only the last (`Value`) is inferred. `generic`: infer every column
+    /// [default: single-column].
+    #[arg(long, value_parser = named(LAYOUTS))]
+    pub layout: Option<String>,
 
     /// Rows read to infer types: a number (the sample also stops at 32 MiB of text), or `all`
     /// (reads the input twice). A later value that does not fit widens its column (Int64 →
-    /// Float64 → Utf8) instead of failing.
-    #[arg(long, default_value_t = DEFAULT_INFER_ROWS.to_string(), value_name = "N|all")]
-    pub infer_rows: String,
+    /// Float64 → Utf8) instead of failing [default: 100000].
+    #[arg(long, value_name = "N|all")]
+    pub infer_rows: Option<String>,
 
     /// Force a column's type, e.g. `--type Value=float64` (repeatable). Types: boolean, int64,
     /// float64, date, timestamp, utf8. A value that does not fit a forced type is an error.
@@ -48,251 +49,131 @@ pub struct EngineArgs {
     #[arg(long)]
     pub no_value_number: bool,
 
-    /// Parquet compression.
-    #[arg(long, value_enum, default_value_t = CodecArg::Zstd, help_heading = "Parquet")]
-    pub compression: CodecArg,
+    /// Parquet compression [default: zstd].
+    #[arg(long, value_parser = named(CODECS), help_heading = "Parquet")]
+    pub compression: Option<String>,
 
-    /// Maximum rows per row group.
-    #[arg(long, default_value_t = DEFAULT_ROW_GROUP_ROWS, help_heading = "Parquet")]
-    pub row_group_rows: usize,
+    /// Maximum rows per row group [default: 1048576].
+    #[arg(long, value_name = "N", help_heading = "Parquet")]
+    pub row_group_rows: Option<usize>,
 
-    /// Maximum encoded size of a row group, e.g. `64MiB`; bounds memory with wide text.
-    #[arg(long, default_value = "64MiB", value_parser = parse_size, help_heading = "Parquet")]
-    pub row_group_bytes: u64,
-}
-
-/// `--encoding` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum EncodingArg {
-    /// UTF-8 (default); a BOM is stripped.
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    /// UTF-16 little endian, as Anaplan's "CSV for Excel" files.
-    #[value(name = "utf-16le", alias = "utf16le")]
-    Utf16Le,
-    /// ISO-8859-1 (Latin-1).
-    #[value(name = "iso-8859-1", alias = "latin1")]
-    Latin1,
-    /// Windows-1252.
-    #[value(name = "windows-1252", alias = "cp1252")]
-    Windows1252,
-}
-
-/// `--layout` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LayoutArg {
-    /// Tabular Single Column: dimensions stay text, the last column is inferred.
-    SingleColumn,
-    /// Every column is inferred.
-    Generic,
-}
-
-/// `--compression` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum CodecArg {
-    /// Zstandard, level 1 (default): small files, fast.
-    Zstd,
-    /// Snappy.
-    Snappy,
-    /// LZ4 (raw).
-    Lz4,
-    /// Gzip.
-    Gzip,
-    /// No compression.
-    None,
+    /// Maximum encoded size of a row group, e.g. `64MiB`; bounds memory with wide text
+    /// [default: 64MiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Parquet")]
+    pub row_group_bytes: Option<String>,
 }
 
 impl EngineArgs {
-    /// Validates the arguments into engine options.
-    pub fn to_options(&self) -> Result<EngineOptions> {
-        let delimiter = parse_delimiter(&self.delimiter)?;
-        let infer_rows = match self.infer_rows.trim() {
-            "all" => InferRows::All,
-            n => match n.parse::<usize>() {
-                Ok(0) | Err(_) => {
-                    return Err(Error::usage(format!(
-                        "--infer-rows takes a positive number or `all`, not {n:?}"
-                    )));
-                }
-                Ok(n) => InferRows::Rows(n),
-            },
-        };
-        let mut overrides = Vec::new();
-        if let Some(path) = &self.schema {
-            overrides.extend(read_schema_file(path)?);
-        }
-        for spec in &self.types {
-            overrides.push(parse_type_spec(spec)?);
-        }
-        if self.row_group_rows == 0 {
-            return Err(Error::usage("--row-group-rows must be at least 1"));
-        }
-        if self.row_group_bytes < 1 << 20 {
-            return Err(Error::usage("--row-group-bytes must be at least 1MiB"));
-        }
-        Ok(EngineOptions {
-            csv: CsvOptions {
-                delimiter,
-                encoding: match self.encoding {
-                    EncodingArg::Utf8 => InputEncoding::Utf8,
-                    EncodingArg::Utf16Le => InputEncoding::Utf16Le,
-                    EncodingArg::Latin1 => InputEncoding::Latin1,
-                    EncodingArg::Windows1252 => InputEncoding::Windows1252,
-                },
-            },
-            schema: SchemaOptions {
-                layout: match self.layout {
-                    LayoutArg::SingleColumn => Layout::SingleColumn,
-                    LayoutArg::Generic => Layout::Generic,
-                },
-                infer_rows,
-                overrides,
-                value_number: !self.no_value_number,
-                fallback_header: None,
-            },
-            parquet: ParquetOptions {
-                compression: match self.compression {
-                    CodecArg::Zstd => Codec::Zstd,
-                    CodecArg::Snappy => Codec::Snappy,
-                    CodecArg::Lz4 => Codec::Lz4,
-                    CodecArg::Gzip => Codec::Gzip,
-                    CodecArg::None => Codec::None,
-                },
-                row_group_rows: self.row_group_rows,
-                row_group_bytes: usize::try_from(self.row_group_bytes).unwrap_or(usize::MAX),
-                metadata: Vec::new(),
-            },
-            keep_input: None,
+    /// The flags as settings.
+    pub(crate) fn settings(&self) -> Result<EngineSettings> {
+        Ok(EngineSettings {
+            delimiter: self.delimiter.clone(),
+            encoding: self.encoding.clone(),
+            layout: self.layout.clone(),
+            infer_rows: self.infer_rows.clone(),
+            types: self
+                .types
+                .iter()
+                .map(|spec| type_spec(spec))
+                .collect::<Result<_>>()?,
+            schema: self.schema.clone(),
+            value_number: self.no_value_number.then_some(false),
+            compression: self.compression.clone(),
+            row_group_rows: self.row_group_rows,
+            row_group_bytes: self.row_group_bytes.clone(),
         })
     }
-}
 
-fn parse_delimiter(s: &str) -> Result<u8> {
-    match s {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        s if s.len() == 1 && s.is_ascii() => {
-            let b = s.as_bytes()[0];
-            if matches!(b, b'"' | b'\n' | b'\r') {
-                Err(Error::usage(format!("--delimiter cannot be {s:?}")))
-            } else {
-                Ok(b)
-            }
-        }
-        _ => Err(Error::usage(format!(
-            "--delimiter takes one ASCII character or `tab`, not {s:?}"
-        ))),
+    /// Validates the flags into engine options; a bad value is named as its flag.
+    pub(crate) fn to_options(&self) -> Result<EngineOptions> {
+        self.settings().and_then(|s| s.options()).map_err(as_flags)
     }
 }
 
-/// Parses `COL=TYPE`.
-fn parse_type_spec(spec: &str) -> Result<(String, ColumnType)> {
-    let Some((col, ty)) = spec.rsplit_once('=') else {
-        return Err(Error::usage(format!(
-            "--type takes COL=TYPE (for example Value=float64), not {spec:?}"
-        )));
-    };
-    if col.is_empty() {
-        return Err(Error::usage(format!(
-            "--type {spec:?}: the column name is empty"
-        )));
-    }
-    let ty = ty
-        .trim()
-        .parse::<ColumnType>()
-        .map_err(|e| Error::usage(format!("--type {spec:?}: {e}")))?;
-    Ok((col.to_owned(), ty))
-}
-
-fn read_schema_file(path: &PathBuf) -> Result<Vec<(String, ColumnType)>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("cannot read --schema {}: {e}", path.display())))?;
-    let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&text).map_err(|e| {
-            Error::usage(format!(
-                "--schema {} is not a JSON object of column → type: {e}",
-                path.display()
-            ))
-        })?;
-    map.into_iter()
-        .map(|(col, v)| {
-            let ty = v.as_str().ok_or_else(|| {
-                Error::usage(format!(
-                    "--schema {}: the type of {col:?} must be a string",
-                    path.display()
-                ))
-            })?;
-            let ty = ty.parse::<ColumnType>().map_err(|e| {
-                Error::usage(format!("--schema {}: column {col:?}: {e}", path.display()))
-            })?;
-            Ok((col, ty))
+/// Splits `COL=TYPE` (the column may hold `=`; the type may not).
+fn type_spec(spec: &str) -> Result<(String, String)> {
+    spec.rsplit_once('=')
+        .map(|(col, ty)| (col.to_owned(), ty.to_owned()))
+        .ok_or_else(|| {
+            Error::invalid_setting(
+                "types",
+                format!("expected COL=TYPE (for example Value=float64), not {spec:?}"),
+            )
         })
-        .collect()
-}
-
-/// Parses a byte size: `1048576`, `64MiB`, `64MB`, `1GiB`, `512k`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("not a size: {s:?} (try 64MiB)"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
-    };
-    Ok((n * mult as f64) as u64)
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, Parser};
+
     use super::*;
+    use crate::convert::schema::ColumnType;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        engine: EngineArgs,
+    }
+
+    fn options(args: &[&str]) -> Result<EngineOptions> {
+        let argv = std::iter::once("t").chain(args.iter().copied());
+        T::try_parse_from(argv).unwrap().engine.to_options()
+    }
 
     #[test]
-    fn sizes() {
-        for (s, n) in [
-            ("1048576", 1_048_576),
-            ("64MiB", 64 << 20),
-            ("64MB", 64_000_000),
-            ("1.5GiB", 3 << 29),
-            ("512k", 512_000),
-        ] {
-            assert_eq!(parse_size(s), Ok(n), "{s}");
-        }
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5 parsecs").is_err());
+    fn no_flag_is_the_library_default() {
+        let o = options(&[]).unwrap();
+        assert_eq!(format!("{o:?}"), format!("{:?}", EngineOptions::default()));
     }
 
     #[test]
     fn type_specs() {
+        let o = options(&["--type", "Value=float64", "--type", "a=b=utf8"]).unwrap();
         assert_eq!(
-            parse_type_spec("Value=float64").unwrap(),
-            ("Value".into(), ColumnType::Float64)
+            o.schema.overrides,
+            [
+                ("Value".into(), ColumnType::Float64),
+                ("a=b".into(), ColumnType::Utf8)
+            ]
         );
-        assert_eq!(
-            parse_type_spec("a=b=utf8").unwrap(),
-            ("a=b".into(), ColumnType::Utf8)
-        );
-        assert!(parse_type_spec("Value").is_err());
-        assert!(parse_type_spec("=int64").is_err());
-        assert!(parse_type_spec("Value=decimal").is_err());
+        for (bad, words) in [
+            ("Value", "--type: expected COL=TYPE"),
+            ("=int64", "--type: the column name is empty"),
+            ("Value=decimal", "--type: column \"Value\": unknown type"),
+        ] {
+            let e = options(&["--type", bad]).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{e:?}");
+            assert!(e.to_string().starts_with(words), "{bad}: {e}");
+        }
     }
 
     #[test]
-    fn delimiters() {
-        assert_eq!(parse_delimiter(",").unwrap(), b',');
-        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
-        assert_eq!(parse_delimiter(";").unwrap(), b';');
-        assert!(parse_delimiter("\"").is_err());
-        assert!(parse_delimiter(";;").is_err());
-        assert!(parse_delimiter("é").is_err());
+    fn named_values_show_in_help_and_are_checked_by_the_settings() {
+        let help = T::command().render_long_help().to_string();
+        assert!(
+            help.contains("Zstandard") && help.contains("windows-1252"),
+            "{help}"
+        );
+        assert!(!help.contains("cp1252"), "aliases stay hidden: {help}");
+        assert_eq!(
+            options(&["--encoding", "cp1252"]).unwrap().csv.encoding,
+            crate::convert::InputEncoding::Windows1252
+        );
+        let e = options(&["--compression", "brotli"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--compression: expected one of zstd, snappy, lz4, gzip, none, not \"brotli\""
+        );
+    }
+
+    #[test]
+    fn every_default_in_the_help_is_the_library_default() {
+        let library = format!("{:?}", EngineOptions::default());
+        let defaults = crate::cli::defaults_in_help(&T::command());
+        for (flag, default) in &defaults {
+            let given = options(&[flag, default]).unwrap();
+            assert_eq!(format!("{given:?}"), library, "{flag}");
+        }
+        assert_eq!(defaults.len(), 7);
     }
 }

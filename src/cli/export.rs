@@ -8,28 +8,23 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 
-use super::GlobalArgs;
-use super::connection::{ConnectionArgs, parse_duration};
+use super::connection::ConnectionArgs;
 use super::discovery::{with_client, write_stdout};
 use super::display::Display;
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
-use crate::export::{ExportJob, ExportReport, run_export};
-use crate::anaplan::task::PollOptions;
-use crate::sink::Destination;
+use super::{GlobalArgs, as_flags};
 use crate::convert::RunContext;
 use crate::error::{Error, Result};
-use crate::source::export::DEFAULT_CONCURRENCY;
-
-/// The most chunks downloaded at once.
-pub const MAX_CONCURRENCY: usize = 64;
+use crate::export::{ExportJob, ExportReport, run_export};
+use crate::settings::ExportSettings;
+use crate::sink::Destination;
 
 /// Exit codes, shown by `export --help`.
-pub const EXIT_CODES: &str = "Exit codes:
+pub(crate) const EXIT_CODES: &str = "Exit codes:
   0    success
   2    bad command line or configuration
   3    authentication failed
@@ -42,7 +37,7 @@ pub const EXIT_CODES: &str = "Exit codes:
 /// Arguments of `export`.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Workspace name or id (default: `workspace` from the config file).
     #[arg(long, short = 'w', value_name = "NAME|ID")]
     pub workspace: Option<String>,
@@ -59,25 +54,27 @@ pub struct ExportArgs {
     #[arg(long, value_name = "TASK")]
     pub task_id: Option<String>,
 
-    /// Chunks downloaded at once (1 to 64).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
-    pub concurrency: usize,
+    /// Chunks downloaded at once (1 to 64) [default: 8].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 
-    /// Time between task status checks (Anaplan asks for no more than one every 5 s).
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    pub poll_interval: Duration,
+    /// Time between task status checks (Anaplan asks for no more than one every 5 s)
+    /// [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub poll_interval: Option<String>,
 
-    /// Cancel the export task and fail if it has not finished after this long (0: no limit).
-    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
-    pub task_timeout: Duration,
+    /// Cancel the export task and fail if it has not finished after this long (0: no limit)
+    /// [default: 1h].
+    #[arg(long, value_name = "DURATION")]
+    pub task_timeout: Option<String>,
 
     /// Also keep the raw CSV as downloaded in this file.
     #[arg(long, value_name = "FILE")]
     pub keep_csv: Option<PathBuf>,
 
-    /// Locale sent when starting the export task.
-    #[arg(long, default_value = "en_US", value_name = "LOCALE")]
-    pub locale: String,
+    /// Locale sent when starting the export task [default: en_US].
+    #[arg(long, value_name = "LOCALE")]
+    pub locale: Option<String>,
 
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
@@ -97,30 +94,24 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    /// Validates the options that do not need the connection.
+    /// The job, from the flags; a bad value is named as its flag.
     fn job(&self, workspace: String, model: String) -> Result<ExportJob> {
-        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
-            return Err(Error::usage(format!(
-                "--concurrency must be between 1 and {MAX_CONCURRENCY}"
-            )));
-        }
-        if self.poll_interval.is_zero() {
-            return Err(Error::usage("--poll-interval must be more than 0"));
-        }
-        let mut job = ExportJob::new(workspace, model, self.export.clone());
-        job.task_id.clone_from(&self.task_id);
-        job.concurrency = self.concurrency;
-        job.poll = PollOptions {
-            interval: self.poll_interval,
-            timeout: (!self.task_timeout.is_zero()).then_some(self.task_timeout),
+        let settings = ExportSettings {
+            concurrency: self.concurrency,
+            poll_interval: self.poll_interval.clone(),
+            task_timeout: self.task_timeout.clone(),
+            locale: self.locale.clone(),
         };
-        job.locale.clone_from(&self.locale);
+        let mut job = settings
+            .job(workspace, model, self.export.clone())
+            .map_err(as_flags)?;
+        job.task_id.clone_from(&self.task_id);
         Ok(job)
     }
 }
 
 /// Runs `export`.
-pub async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let mut options = args.engine.to_options()?;
     options.keep_input.clone_from(&args.keep_csv);
     let run = RunContext::default();
@@ -189,6 +180,8 @@ pub(crate) fn print_report(report: &ExportReport, json: bool, global: &GlobalArg
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use clap::Parser;
 
     use super::*;
@@ -227,13 +220,93 @@ mod tests {
         assert_eq!(job.concurrency, 8);
         assert_eq!(job.poll.interval, Duration::from_secs(5));
         assert_eq!(job.poll.timeout, Some(Duration::from_hours(1)));
-        for bad in [
-            ["--concurrency", "0"],
-            ["--concurrency", "65"],
-            ["--poll-interval", "0s"],
+        assert_eq!(job.locale, "en_US");
+        for (bad, words) in [
+            (
+                ["--concurrency", "0"],
+                "--concurrency: must be between 1 and 64, not 0",
+            ),
+            (
+                ["--concurrency", "65"],
+                "--concurrency: must be between 1 and 64",
+            ),
+            (
+                ["--poll-interval", "0s"],
+                "--poll-interval: must be more than 0",
+            ),
+            (["--task-timeout", "soon"], "--task-timeout: not a duration"),
         ] {
             let e = parse(&bad).job("W".into(), "M".into()).unwrap_err();
             assert!(matches!(e, Error::Usage(_)), "{bad:?}");
+            assert!(e.to_string().starts_with(words), "{e}");
         }
+    }
+
+    /// The first error of the export command's flags, as the command would report it.
+    fn flag_error(extra: &[&str]) -> String {
+        let args = parse(extra);
+        let e = args
+            .engine
+            .to_options()
+            .and_then(|_| args.output.to_options())
+            .and_then(|_| args.job("W".into(), "M".into()))
+            .unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        e.to_string()
+    }
+
+    /// The problem a jobs file reports for its one dataset.
+    fn key_problem(key: &str, value: &str) -> String {
+        let text = format!(
+            "[defaults]\nworkspace = \"W\"\nmodel = \"M\"\n\
+             [[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"out.parquet\"\n\
+             {key} = {value:?}\n"
+        );
+        let file =
+            crate::jobs::file::parse(&text, std::path::Path::new("jobs.toml"), true).unwrap();
+        assert_eq!(file.problems.len(), 1, "{:?}", file.problems);
+        assert_eq!(file.problems[0].dataset.as_deref(), Some("a"));
+        file.problems[0].problem.clone()
+    }
+
+    /// One settings layer: a bad value gives the same problem from a flag and from a jobs-file
+    /// key; only the setting's name is in the words of whoever gave it.
+    #[test]
+    fn a_bad_value_reads_the_same_from_a_flag_and_from_a_key() {
+        for (flag, key, value) in [
+            ("--row-group-bytes", "row_group_bytes", "ten"),
+            ("--row-group-bytes", "row_group_bytes", "512KiB"),
+            ("--upload-part-size", "upload_part_size", "5 parsecs"),
+            ("--upload-retry-timeout", "upload_retry_timeout", "soon"),
+            ("--poll-interval", "poll_interval", "0s"),
+            ("--compression", "compression", "brotli"),
+            ("--encoding", "encoding", "ebcdic"),
+            ("--infer-rows", "infer_rows", "0"),
+            ("--mode", "mode", "sideways"),
+        ] {
+            let from_flag = flag_error(&[flag, value]);
+            let from_key = key_problem(key, value);
+            let flag_prefix = format!("{flag}: ");
+            let key_prefix = format!("`{key}`: ");
+            let (Some(by_flag), Some(by_key)) = (
+                from_flag.strip_prefix(&flag_prefix),
+                from_key.strip_prefix(&key_prefix),
+            ) else {
+                panic!("{flag} / {key}: {from_flag:?} / {from_key:?}");
+            };
+            assert_eq!(by_flag, by_key, "{flag} / {key}");
+            assert!(
+                by_flag.contains(value),
+                "the problem names the value: {by_flag}"
+            );
+        }
+        assert_eq!(
+            flag_error(&["--row-group-bytes", "ten"]),
+            "--row-group-bytes: not a size: \"ten\" (try 64MiB or 10MB)"
+        );
+        assert_eq!(
+            key_problem("row_group_bytes", "ten"),
+            "`row_group_bytes`: not a size: \"ten\" (try 64MiB or 10MB)"
+        );
     }
 }

@@ -1,29 +1,34 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 //! The command line: raw arguments (clap derive) for every command, turned once into the
-//! validated options the library works with, then dispatched.
+//! library's options through the settings layer (`crate::settings`), then dispatched.
 //!
 //! Each command has its own file holding its `Args` and its `run` function. Option groups
-//! shared by several commands ([`engine_args`], [`output_args`], [`connection`]) are flattened
-//! into each command's arguments.
+//! shared by several commands (`engine_args`, `output_args`, `connection`) are flattened
+//! into each command's arguments. Flags hold values as typed; the settings layer checks them
+//! with the same code and words as a jobs file's keys, and `as_flags` names a bad one as the
+//! flag that gave it.
 
+use std::ffi::OsStr;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, ExitClass, Result};
+use crate::settings::Choice;
 
-pub mod connection;
-pub mod convert;
-pub mod demo;
-pub mod discovery;
-pub mod display;
-pub mod engine_args;
-pub mod export;
-pub mod generate;
-pub mod output_args;
-pub mod run;
-pub mod simulator;
+pub(crate) mod connection;
+pub(crate) mod convert;
+pub(crate) mod demo;
+pub(crate) mod discovery;
+pub(crate) mod display;
+pub(crate) mod engine_args;
+pub(crate) mod export;
+pub(crate) mod generate;
+pub(crate) mod output_args;
+pub(crate) mod run;
+pub(crate) mod simulator;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
 #[derive(Debug, Parser)]
@@ -31,16 +36,16 @@ pub mod simulator;
 pub struct Cli {
     /// Options that apply to every command.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
 
     /// The command to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// Options accepted before or after the command name.
 #[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// More logging: -v for debug, -vv for trace. RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -53,7 +58,7 @@ pub struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process
-pub enum Command {
+pub(crate) enum Command {
     /// Run an Anaplan export and write it as Parquet (the main job).
     Export(export::ExportArgs),
     /// Run the main job against the embedded Anaplan simulator: no account, no network.
@@ -114,7 +119,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Prints an error as one line (plus its causes) and maps it to its exit code.
-pub fn report(e: &Error) -> ExitCode {
+pub(crate) fn report(e: &Error) -> ExitCode {
     if e.is_broken_pipe() {
         return ExitCode::SUCCESS;
     }
@@ -122,4 +127,74 @@ pub fn report(e: &Error) -> ExitCode {
     let class = e.exit_class();
     debug_assert_ne!(class, ExitClass::Success);
     ExitCode::from(class.code())
+}
+
+/// The flag that gives a setting: `row_group_bytes` → `--row-group-bytes`. A few flags read
+/// differently from their setting's name.
+pub(crate) fn flag_name(setting: &str) -> String {
+    match setting {
+        "types" => "--type".to_owned(),
+        "storage_options" => "--storage-option".to_owned(),
+        "value_number" => "--no-value-number".to_owned(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// A settings error, with its setting named as the flag that gave it.
+pub(crate) fn as_flags(e: Error) -> Error {
+    e.naming_setting(flag_name)
+}
+
+/// The value parser of a flag that takes a name (`--compression zstd`): `--help` lists the
+/// choices, and any text passes, for the settings layer to check with the words it uses for
+/// every front end.
+pub(crate) fn named<T>(choices: &'static [Choice<T>]) -> NamedValue {
+    NamedValue(
+        choices
+            .iter()
+            .map(|c| {
+                PossibleValue::new(c.name)
+                    .help(c.help)
+                    .aliases(c.aliases.iter().copied())
+            })
+            .collect(),
+    )
+}
+
+/// See [`named`].
+#[derive(Clone)]
+pub(crate) struct NamedValue(Vec<PossibleValue>);
+
+impl TypedValueParser for NamedValue {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().cloned()))
+    }
+}
+
+/// The flags whose help shows a default (`[default: 64MiB]`), with that default as written.
+#[cfg(test)]
+pub(crate) fn defaults_in_help(cmd: &clap::Command) -> Vec<(String, String)> {
+    cmd.get_arguments()
+        .filter_map(|arg| {
+            let help = arg.get_help()?.to_string();
+            let default = help
+                .split("[default: ")
+                .nth(1)?
+                .split(']')
+                .next()?
+                .to_owned();
+            Some((format!("--{}", arg.get_long()?), default))
+        })
+        .collect()
 }

@@ -1,22 +1,21 @@
-//! Destination options shared by `convert`, `export` and `run` (`--output`, object-store flags).
+//! Destination flags shared by `convert`, `export` and `run` (`--output`, object-store flags).
 //!
-//! [`OutputArgs`] is flattened into each command's arguments and turned once into the library's
-//! [`DestinationOptions`] by [`OutputArgs::to_options`].
+//! [`OutputArgs`] is flattened into each command's arguments; it fills [`OutputSettings`],
+//! which the settings layer checks into the library's [`DestinationOptions`].
 
-use std::time::Duration;
+use clap::Args;
 
-use clap::{Args, ValueEnum};
-
-use super::engine_args::parse_size;
-use crate::sink::{
-    DEFAULT_UPLOAD_CONCURRENCY, DestinationOptions, IfExists, StorageOption, WriteMode,
-};
+use super::{as_flags, named};
 use crate::error::{Error, Result};
+use crate::settings::output::{IF_EXISTS, MODES};
+use crate::settings::{OutputSettings, StorageOptionText};
+use crate::sink::DestinationOptions;
 
-/// Where and how to write the Parquet.
+/// Where and how to write the Parquet. A flag not given takes the library's default, shown in
+/// brackets.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Output")]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Where to write: a local path, or a URL: s3://bucket/key.parquet, gs://bucket/key.parquet,
     /// az://container/key.parquet, abfss://container@account.dfs.core.windows.net/key.parquet,
     /// file:///path. Object-store credentials come from the usual environment variables
@@ -27,13 +26,13 @@ pub struct OutputArgs {
 
     /// `replace`: DEST is one file, replaced atomically. `append`: DEST is a dataset prefix
     /// (directory or bucket prefix) and each run adds a part file
-    /// `part-<UTC time>-<id>.parquet`; every part must have the same schema.
-    #[arg(long, value_enum, default_value_t = ModeArg::Replace)]
-    pub mode: ModeArg,
+    /// `part-<UTC time>-<id>.parquet`; every part must have the same schema [default: replace].
+    #[arg(long, value_parser = named(MODES))]
+    pub mode: Option<String>,
 
     /// In replace mode, what to do when DEST already exists [default: replace].
-    #[arg(long, value_enum, value_name = "WHAT")]
-    pub if_exists: Option<IfExistsArg>,
+    #[arg(long, value_parser = named(IF_EXISTS), value_name = "WHAT")]
+    pub if_exists: Option<String>,
 
     /// In append mode, write each part under a Hive partition `export_date=YYYY-MM-DD/` (UTC
     /// date of the run), read back as an `export_date` column by DuckDB and Spark.
@@ -64,130 +63,74 @@ pub struct OutputArgs {
     #[arg(
         long = "storage-option",
         value_name = "KEY=VALUE",
-        value_parser = raw_storage_option,
+        value_parser = storage_option_text,
         help_heading = "Object storage"
     )]
-    pub storage_options: Vec<RawStorageOption>,
+    pub storage_options: Vec<StorageOptionText>,
 
     /// Size of one multipart-upload part (5MiB to 5GiB); smaller files go in one PUT. Memory
-    /// used by the upload is about part size × (concurrency + 1).
-    #[arg(long, default_value = "8MiB", value_parser = parse_size, value_name = "SIZE",
-          help_heading = "Object storage")]
-    pub upload_part_size: u64,
+    /// used by the upload is about part size × (concurrency + 1) [default: 8MiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Object storage")]
+    pub upload_part_size: Option<String>,
 
-    /// Parts uploaded at the same time.
-    #[arg(long, default_value_t = DEFAULT_UPLOAD_CONCURRENCY, value_name = "N",
-          help_heading = "Object storage")]
-    pub upload_concurrency: usize,
+    /// Parts uploaded at the same time [default: 4].
+    #[arg(long, value_name = "N", help_heading = "Object storage")]
+    pub upload_concurrency: Option<usize>,
 
     /// Retries of one storage request on transient failures (5xx, 429, timeouts, dropped
-    /// connections), with exponential backoff.
-    #[arg(long, default_value_t = crate::sink::DEFAULT_UPLOAD_MAX_RETRIES,
-          value_name = "N", help_heading = "Object storage")]
-    pub upload_retries: usize,
+    /// connections), with exponential backoff [default: 6].
+    #[arg(long, value_name = "N", help_heading = "Object storage")]
+    pub upload_retries: Option<usize>,
 
-    /// Time budget for the retries of one storage request, e.g. `2m`.
-    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION",
-          help_heading = "Object storage")]
-    pub upload_retry_timeout: Duration,
+    /// Time budget for the retries of one storage request, e.g. `2m` [default: 2m].
+    #[arg(long, value_name = "DURATION", help_heading = "Object storage")]
+    pub upload_retry_timeout: Option<String>,
 }
 
-/// A `--storage-option` as typed. It is checked later ([`StorageOption::parse`]) rather than by
-/// clap, whose errors would echo it; its `Debug` shows the key only, since the value may be a
-/// secret.
-#[derive(Clone)]
-pub struct RawStorageOption(pub String);
-
-impl std::fmt::Debug for RawStorageOption {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.split_once('=') {
-            Some((key, _)) => write!(f, "{key}=[REDACTED]"),
-            None => f.write_str("[REDACTED]"),
-        }
-    }
-}
-
+/// Takes a `--storage-option` as typed: it is checked by the settings layer rather than by
+/// clap, whose errors would echo it (the value may be a secret).
 #[allow(clippy::unnecessary_wraps)] // the signature clap wants
-fn raw_storage_option(s: &str) -> Result<RawStorageOption, String> {
-    Ok(RawStorageOption(s.to_owned()))
-}
-
-/// `--mode` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
-    /// Replace the file at DEST atomically.
-    Replace,
-    /// Add a new part file to the dataset at DEST.
-    Append,
-}
-
-/// `--if-exists` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum IfExistsArg {
-    /// Stop before writing anything.
-    Fail,
-    /// Replace it atomically.
-    Replace,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("not a duration: {s:?} ({e}); try 2m or 90s"))
+fn storage_option_text(s: &str) -> std::result::Result<StorageOptionText, String> {
+    Ok(StorageOptionText(s.to_owned()))
 }
 
 impl OutputArgs {
-    /// Validated destination options.
-    pub fn to_options(&self) -> Result<DestinationOptions> {
+    /// The flags as settings (`--output` aside).
+    pub(crate) fn settings(&self) -> OutputSettings {
+        OutputSettings {
+            mode: self.mode.clone(),
+            if_exists: self.if_exists.clone(),
+            partition_by_date: self.partition_by_date.then_some(true),
+            s3_endpoint: self.s3_endpoint.clone(),
+            s3_region: self.s3_region.clone(),
+            s3_path_style: self.s3_path_style.then_some(true),
+            allow_http: self.allow_http.then_some(true),
+            storage_options: self.storage_options.clone(),
+            upload_part_size: self.upload_part_size.clone(),
+            upload_concurrency: self.upload_concurrency,
+            upload_retries: self.upload_retries,
+            upload_retry_timeout: self.upload_retry_timeout.clone(),
+        }
+    }
+
+    /// Validated destination options; a bad value is named as its flag.
+    pub(crate) fn to_options(&self) -> Result<DestinationOptions> {
         let output = self
             .output
             .clone()
             .ok_or_else(|| Error::usage("--output is required (a local path or a URL)"))?;
-        self.to_options_for(output)
-    }
-
-    /// Validated destination options for `output` (for callers whose output comes from
-    /// elsewhere, such as a jobs file).
-    pub fn to_options_for(&self, output: String) -> Result<DestinationOptions> {
-        let mut o = DestinationOptions::new(output);
-        o.mode = match self.mode {
-            ModeArg::Replace => WriteMode::Replace,
-            ModeArg::Append => WriteMode::Append,
-        };
-        if let Some(x) = self.if_exists {
-            if o.mode == WriteMode::Append {
-                return Err(Error::usage(
-                    "--if-exists applies to --mode replace only (append never overwrites)",
-                ));
-            }
-            o.if_exists = match x {
-                IfExistsArg::Fail => IfExists::Fail,
-                IfExistsArg::Replace => IfExists::Replace,
-            };
-        }
-        o.partition_by_date = self.partition_by_date;
-        o.s3_endpoint.clone_from(&self.s3_endpoint);
-        o.s3_region.clone_from(&self.s3_region);
-        o.s3_path_style = self.s3_path_style;
-        o.allow_http = self.allow_http;
-        o.storage_options = self
-            .storage_options
-            .iter()
-            .map(|s| StorageOption::parse(&s.0))
-            .collect::<Result<_>>()?;
-        o.upload_part_size = usize::try_from(self.upload_part_size)
-            .map_err(|_| Error::usage("--upload-part-size is too large for this machine"))?;
-        o.upload_concurrency = self.upload_concurrency;
-        o.max_retries = self.upload_retries;
-        o.retry_timeout = self.upload_retry_timeout;
-        o.validate()?;
-        Ok(o)
+        self.settings().options(output).map_err(as_flags)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use std::time::Duration;
+
+    use clap::{CommandFactory, Parser};
 
     use super::*;
+    use crate::sink::{DEFAULT_UPLOAD_CONCURRENCY, IfExists, WriteMode};
 
     #[derive(Debug, Parser)]
     struct T {
@@ -212,6 +155,17 @@ mod tests {
         assert_eq!(o.upload_concurrency, DEFAULT_UPLOAD_CONCURRENCY);
         assert_eq!(o.retry_timeout, Duration::from_mins(2));
         assert!(o.read_env);
+    }
+
+    #[test]
+    fn every_default_in_the_help_is_the_library_default() {
+        let library = format!("{:?}", DestinationOptions::new("x"));
+        let defaults = crate::cli::defaults_in_help(&T::command());
+        for (flag, default) in &defaults {
+            let given = parse(&["-o", "x", flag, default]).unwrap();
+            assert_eq!(format!("{given:?}"), library, "{flag}");
+        }
+        assert_eq!(defaults.len(), 6);
     }
 
     #[test]
@@ -253,18 +207,8 @@ mod tests {
         assert_eq!(o.max_retries, 3);
         assert_eq!(o.retry_timeout, Duration::from_secs(30));
         assert!(!format!("{o:?}").contains("s3cr3t"));
-    }
-
-    #[test]
-    fn storage_options_as_typed_never_show_their_values() {
-        let raw = [
-            RawStorageOption("aws_secret_access_key=s3cr3t".into()),
-            RawStorageOption("s3cr3t".into()),
-        ];
-        assert_eq!(
-            format!("{raw:?}"),
-            "[aws_secret_access_key=[REDACTED], [REDACTED]]"
-        );
+        let t = T::try_parse_from(["t", "--storage-option", "secret=s3cr3t"]).unwrap();
+        assert!(!format!("{t:?}").contains("s3cr3t"));
     }
 
     #[test]
@@ -272,7 +216,7 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (
                 &["-o", "x", "--mode", "append", "--if-exists", "fail"],
-                "--if-exists",
+                "--if-exists: applies to replace mode only",
             ),
             (&["-o", "x", "--partition-by-date"], "--partition-by-date"),
             (
@@ -284,9 +228,16 @@ mod tests {
                 "--upload-concurrency",
             ),
             (&["-o", "x", "--storage-option", "novalue"], "KEY=VALUE"),
-            (&["-o", "x", "--mode", "sideways"], "sideways"),
-            (&["-o", "x", "--upload-retry-timeout", "soon"], "duration"),
+            (
+                &["-o", "x", "--mode", "sideways"],
+                "--mode: expected one of replace, append, not \"sideways\"",
+            ),
+            (
+                &["-o", "x", "--upload-retry-timeout", "soon"],
+                "--upload-retry-timeout: not a duration: \"soon\"",
+            ),
             (&["-o", ""], "must not be empty"),
+            (&[], "--output is required"),
         ];
         for (args, want) in cases {
             let e = parse(args).unwrap_err();

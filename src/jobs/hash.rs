@@ -59,11 +59,6 @@ impl<S: Source> HashingSource<S> {
     pub fn unchanged(&self) -> bool {
         lock(&self.outcome).unchanged
     }
-
-    /// The wrapped source.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
 }
 
 impl<S: Source> Source for HashingSource<S> {

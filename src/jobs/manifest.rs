@@ -45,6 +45,7 @@ pub struct NamedRef {
 
 /// One dataset's manifest.
 #[derive(Clone, Debug, Serialize)]
+#[allow(clippy::struct_field_names)] // `manifest_version` is the JSON key readers look for
 pub struct Manifest {
     /// [`MANIFEST_VERSION`].
     pub manifest_version: u32,

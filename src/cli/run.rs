@@ -1,7 +1,7 @@
 //! `anaplan-parquet run JOBS.toml`: many exports from one account, once or on a schedule.
 //!
-//! The jobs file ([`mod@file`]) names the connection, defaults and datasets; the library runs them
-//! ([`crate::jobs`]). The end of each round prints one table (or, with `--json`, one JSON
+//! The jobs file ([`crate::jobs::file`]) names the connection, defaults and datasets; the library
+//! reads and runs them ([`crate::jobs`]). The end of each round prints one table (or, with `--json`, one JSON
 //! object on stdout): dataset, status, rows, bytes, duration, output, error.
 
 use std::path::PathBuf;
@@ -12,32 +12,27 @@ use clap::Args;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ColumnConstraint, Table, Width};
 
-use super::GlobalArgs;
-use super::connection::{ConnectionArgs, Context, parse_duration};
+use super::connection::ConnectionArgs;
 use super::discovery::{render_table, write_stdout};
+use super::{GlobalArgs, as_flags};
 use crate::anaplan::AnaplanClient;
 use crate::error::{Error, ExitClass, Result};
 use crate::jobs::{
     self, CheckReport, DEFAULT_CONNECTIONS, DEFAULT_PARALLEL, Dataset, Problem, RoundReport,
-    RunOptions, Shard, Status, schedule,
+    RunOptions, Shard, Status, file, schedule,
 };
+use crate::settings::{Context, Resolved};
 use crate::shutdown::Shutdown;
 use crate::summary::human_bytes;
-
-pub mod file;
+use crate::units::parse_duration;
 
 /// Widest output cell of the end table (longer paths wrap).
 const OUTPUT_WIDTH: u16 = 60;
 /// Widest error cell of the end table (longer messages wrap).
 const ERROR_WIDTH: u16 = 80;
 
-/// The most datasets at once.
-pub const MAX_PARALLEL: usize = 64;
-/// The largest shared download budget.
-pub const MAX_CONNECTIONS: usize = 256;
-
 /// Exit codes, shown by `run --help`.
-pub const EXIT_CODES: &str = "Exit codes:
+pub(crate) const EXIT_CODES: &str = "Exit codes:
   0    every dataset was written (or skipped as unchanged); --check found no problem;
        --every stopped by SIGINT/SIGTERM between rounds
   1    at least one dataset failed (the table and --json say which and why)
@@ -49,7 +44,7 @@ pub const EXIT_CODES: &str = "Exit codes:
 /// Arguments of `run`.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The jobs file (TOML): `[connection]`, `[defaults]` and one `[[dataset]]` per export.
     #[arg(value_name = "JOBS.toml")]
     pub jobs: PathBuf,
@@ -105,22 +100,19 @@ fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
 }
 
 /// Runs `run`.
-pub async fn run(args: RunArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub(crate) async fn run(args: RunArgs, global: &GlobalArgs) -> Result<ExitCode> {
     if args.connection.config.is_some() {
         return Err(Error::usage(
             "--config is not used by run: the jobs file's [connection] is the config",
         ));
     }
-    if !(1..=MAX_PARALLEL).contains(&args.parallel) {
-        return Err(Error::usage(format!(
-            "--parallel must be between 1 and {MAX_PARALLEL}"
-        )));
-    }
-    if !(1..=MAX_CONNECTIONS).contains(&args.connections) {
-        return Err(Error::usage(format!(
-            "--connections must be between 1 and {MAX_CONNECTIONS}"
-        )));
-    }
+    let options = RunOptions {
+        parallel: args.parallel,
+        connections: args.connections,
+        fail_fast: args.fail_fast,
+        skip_unchanged: args.skip_unchanged,
+    };
+    options.validate().map_err(as_flags)?;
     if args.every.is_some_and(|d| d < Duration::from_secs(1)) {
         return Err(Error::usage("--every must be at least 1s"));
     }
@@ -166,12 +158,6 @@ pub async fn run(args: RunArgs, global: &GlobalArgs) -> Result<ExitCode> {
     }
     let resolved = connection?;
     let client = AnaplanClient::new(resolved.config)?;
-    let options = RunOptions {
-        parallel: args.parallel,
-        connections: args.connections,
-        fail_fast: args.fail_fast,
-        skip_unchanged: args.skip_unchanged,
-    };
     let shutdown = Shutdown::new();
     shutdown.listen_for_signals();
     let code = rounds(&args, global, &client, &datasets, &options, &shutdown).await;
@@ -249,7 +235,7 @@ async fn rounds(
 async fn check(
     args: &RunArgs,
     global: &GlobalArgs,
-    connection: Result<super::connection::Resolved>,
+    connection: Result<Resolved>,
     datasets: &[Dataset],
     mut problems: Vec<Problem>,
 ) -> Result<ExitCode> {
@@ -317,7 +303,7 @@ async fn check(
     Ok(ExitCode::from(ExitClass::Usage.code()))
 }
 
-fn named(r: Option<&jobs::manifest::NamedRef>) -> String {
+fn named(r: Option<&jobs::NamedRef>) -> String {
     r.map_or_else(|| "?".to_owned(), |r| format!("{} ({})", r.name, r.id))
 }
 
