@@ -17,14 +17,14 @@ use super::discovery::{render_table, write_stdout};
 use super::display::Display;
 use super::engine_args::{EngineArgs, parse_size};
 use super::export::print_report;
-use crate::export::{ExportJob, run_export};
 use crate::anaplan::task::PollOptions;
 use crate::anaplan::{AnaplanClient, ConnectionConfig, Credentials};
-use crate::sink::Destination;
 use crate::convert::RunContext;
 use crate::error::{Error, Result};
+use crate::export::{ExportJob, run_export};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
+use crate::sink::Destination;
 
 /// Rows of the demo export: about 270 MB of CSV.
 pub const DEMO_ROWS: u64 = 5_000_000;

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::faults::hash;
-use super::server::{Ctx, json_response};
+use super::http::{Ctx, json_response};
 use super::state::{Inner, Token, epoch_ms, hex128};
 use crate::secret::Secret;
 

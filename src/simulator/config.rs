@@ -48,8 +48,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::content::FixedContent;
 use super::faults::{FaultSpec, parse_size};
+use super::format::{Encoding, FixedContent, Layout};
 use crate::error::{Error, Result};
 use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
 use crate::secret::Secret;
@@ -156,52 +156,6 @@ pub struct ModelConfig {
     pub exports: Vec<ExportConfig>,
     /// Names of uploaded (import source) files listed with `chunkCount` 0.
     pub import_files: Vec<String>,
-}
-
-/// The layout of an export's file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Layout {
-    /// Tabular Single Column: dimensions, `Line Items`, `Value` (the generator's output).
-    TabularSingleColumn,
-    /// Tabular Multiple Column: dimensions, then one column per line item.
-    TabularMultiColumn,
-}
-
-impl Layout {
-    /// The `layout` value of the API.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Layout::TabularSingleColumn => "TABULAR_SINGLE_COLUMN",
-            Layout::TabularMultiColumn => "TABULAR_MULTI_COLUMN",
-        }
-    }
-
-    /// The `exportType` value of the API (TSC of all line items is `TABULAR_ALL_LINE_ITEMS`).
-    pub fn export_type(self) -> &'static str {
-        match self {
-            Layout::TabularSingleColumn => "TABULAR_ALL_LINE_ITEMS",
-            Layout::TabularMultiColumn => "TABULAR_MULTI_COLUMN",
-        }
-    }
-}
-
-/// The character encoding of an export's file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Encoding {
-    /// UTF-8 (Anaplan's default).
-    Utf8,
-    /// UTF-16 little endian ("CSV for Excel").
-    Utf16Le,
-}
-
-impl Encoding {
-    /// The `encoding` value of the API.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Encoding::Utf8 => "UTF-8",
-            Encoding::Utf16Le => "UTF-16LE",
-        }
-    }
 }
 
 /// An export action and the file it produces.

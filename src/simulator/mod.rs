@@ -79,29 +79,32 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-
 use crate::error::{Error, Result};
 
 mod api;
 mod auth;
+mod body;
 pub mod config;
+mod conn;
 pub mod content;
 pub mod faults;
+mod format;
+mod http;
 mod server;
 mod state;
 mod tasks;
 
 pub use auth::basic_header;
 pub use config::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, Encoding, ExportConfig,
-    Layout, ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
+    DEFAULT_CHUNK_SIZE, DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, ExportConfig,
+    ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
 };
-pub use content::{ExportContent, FixedContent};
+pub use content::ExportContent;
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
+pub use format::{Encoding, FixedContent, Layout};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
-use server::{ConnInfo, SimListener};
+use conn::SimListener;
 use state::Shared;
 
 /// Starts simulators.
@@ -125,20 +128,7 @@ impl Simulator {
             inner: listener,
             bandwidth: Arc::clone(&shared.bandwidth),
         };
-        let app = Router::new()
-            .fallback(server::handle)
-            .with_state(Arc::clone(&shared));
-        let stop = shared.stop.clone();
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<ConnInfo>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await });
-        let join = tokio::spawn(async move {
-            if let Err(e) = serve.await {
-                tracing::error!("simulator stopped: {e}");
-            }
-        });
+        let join = server::serve(listener, &shared);
         tracing::debug!("simulator listening on http://{local}");
         Ok(SimulatorHandle {
             shared,
