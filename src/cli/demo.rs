@@ -51,7 +51,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = crate::source::export::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
 
-    /// Faults for the simulator to inject, e.g. `bandwidth=20m,latency=50ms` to see the
+    /// Faults for the simulator to inject, e.g. `bandwidth=20MB,latency=50ms` to see the
     /// concurrency pay off, or `rate-limit=0.05,reset=0.02` to see retries (see `simulator
     /// --help`).
     #[arg(long, value_name = "SPEC")]

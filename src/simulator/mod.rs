@@ -40,8 +40,8 @@
 //! | `reset=P` | TCP reset in the middle of a chunk, file or dump download |
 //! | `truncate=P` | download body ends before its `Content-Length` |
 //! | `slow=P` | download body trickled at the `trickle` rate |
-//! | `trickle=BYTES` | bytes per second of a slow body (default `64k`) |
-//! | `bandwidth=BYTES` | per-connection cap, bytes per second (e.g. `4m`) |
+//! | `trickle=BYTES` | bytes per second of a slow body (default `64KiB`) |
+//! | `bandwidth=BYTES` | per-connection cap, bytes per second (e.g. `4MB`) |
 //! | `latency=DURATION` | delay before every answer (e.g. `50ms`) |
 //! | `token-ttl=DURATION` | token lifetime (e.g. `20s`, to expire tokens mid-run) |
 //! | `task-fail[=P]` | export task ends COMPLETE with `successful: false` and a failure dump |
@@ -49,7 +49,8 @@
 //! | `task-cancel[=P]` | export task is cancelled by the server (ends CANCELLED) |
 //! | `unknown-enums` | `LOCKED` models, `GRID_ALL_PAGES` exports, fields no client knows |
 //!
-//! `P` is a probability. Each decision is a hash of the seed, the request's method, path and
+//! `P` is a probability; sizes are read by [`crate::units::parse_size`] (`4MB` is 4,000,000
+//! bytes, `4MiB` 4,194,304) and durations by [`crate::units::parse_duration`]. Each decision is a hash of the seed, the request's method, path and
 //! query, and how many times that same request came before, so a run replays identically
 //! under the same `--seed`, whatever the order in which concurrent requests arrive.
 //! Example: `--faults rate-limit=0.05,server-error=0.02,reset=0.01,truncate=0.01,token-ttl=20s`.
