@@ -54,6 +54,7 @@ pub mod cli;
 pub mod convert;
 pub mod error;
 pub mod export;
+#[cfg(feature = "simulator")]
 pub mod generate;
 pub mod jobs;
 pub mod logging;
@@ -61,6 +62,7 @@ pub mod progress;
 pub mod retry;
 pub mod secret;
 pub mod shutdown;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod sink;
 pub mod source;

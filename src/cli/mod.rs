@@ -15,14 +15,17 @@ use crate::error::{Error, ExitClass, Result};
 
 pub mod connection;
 pub mod convert;
+#[cfg(feature = "simulator")]
 pub mod demo;
 pub mod discovery;
 pub mod display;
 pub mod engine_args;
 pub mod export;
+#[cfg(feature = "simulator")]
 pub mod generate;
 pub mod output_args;
 pub mod run;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
@@ -56,6 +59,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run an Anaplan export and write it as Parquet (the main job).
     Export(export::ExportArgs),
+    #[cfg(feature = "simulator")]
     /// Run the main job against the embedded Anaplan simulator: no account, no network.
     Demo(demo::DemoArgs),
     /// Convert a CSV file (or stdin) to Parquet.
@@ -70,8 +74,10 @@ pub enum Command {
     Files(discovery::FilesArgs),
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
+    #[cfg(feature = "simulator")]
     /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
     Generate(generate::GenerateArgs),
+    #[cfg(feature = "simulator")]
     /// Serve a simulated Anaplan tenant (auth service and Integration API) on loopback.
     Simulator(simulator::SimulatorArgs),
 }
@@ -102,13 +108,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(args) => convert::run(args, &global).await,
         Command::Export(args) => export::run(args, &global).await,
+        #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(args, &global).await,
         Command::Workspaces(args) => discovery::run_workspaces(args, &global).await,
         Command::Models(args) => discovery::run_models(args, &global).await,
         Command::Exports(args) => discovery::run_exports(args, &global).await,
         Command::Files(args) => discovery::run_files(args, &global).await,
         Command::Run(args) => run::run(args, &global).await,
+        #[cfg(feature = "simulator")]
         Command::Generate(args) => generate::run(args, &global).await,
+        #[cfg(feature = "simulator")]
         Command::Simulator(args) => simulator::run(args, &global).await,
     }
 }
