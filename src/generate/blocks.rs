@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 /// Anything whose bytes come in independently generated blocks: the [`Generator`], and the
 /// simulator's other export layouts and encodings built on it.
-pub trait Blocks: Send + Sync {
+pub(crate) trait Blocks: Send + Sync {
     /// Number of blocks (at least 1).
     fn block_count(&self) -> u64;
     /// Appends block `i`; the bytes depend only on the source and `i`.
@@ -17,14 +17,14 @@ pub trait Blocks: Send + Sync {
 /// generating only the blocks it overlaps. Building it generates the file once (in memory, a
 /// block at a time); it holds 8 bytes per block.
 #[derive(Clone, Debug)]
-pub struct BlockIndex {
+pub(crate) struct BlockIndex {
     /// `offsets[i]` is where block `i` starts; the last entry is the file size.
     offsets: Vec<u64>,
 }
 
 impl BlockIndex {
     /// Generates every block once to measure it.
-    pub fn build(generator: &dyn Blocks) -> Self {
+    pub(crate) fn build(generator: &dyn Blocks) -> Self {
         let n = generator.block_count();
         let mut offsets = Vec::with_capacity(n as usize + 1);
         let mut buf = Vec::with_capacity(1 << 20);
@@ -40,29 +40,29 @@ impl BlockIndex {
     }
 
     /// The file size in bytes.
-    pub fn total_bytes(&self) -> u64 {
+    pub(crate) fn total_bytes(&self) -> u64 {
         *self.offsets.last().unwrap_or(&0)
     }
 
     /// Number of blocks.
-    pub fn block_count(&self) -> u64 {
+    pub(crate) fn block_count(&self) -> u64 {
         self.offsets.len() as u64 - 1
     }
 
     /// The byte range of block `i`.
-    pub fn block_range(&self, i: u64) -> std::ops::Range<u64> {
+    pub(crate) fn block_range(&self, i: u64) -> std::ops::Range<u64> {
         self.offsets[i as usize]..self.offsets[i as usize + 1]
     }
 
     /// The block holding byte `offset` (the last block when `offset` is at or past the end).
-    pub fn block_at(&self, offset: u64) -> u64 {
+    pub(crate) fn block_at(&self, offset: u64) -> u64 {
         // offsets is sorted; find the last start <= offset.
         let i = self.offsets.partition_point(|&o| o <= offset);
         (i.saturating_sub(1) as u64).min(self.block_count().saturating_sub(1))
     }
 
     /// Appends bytes `range` of the file to `out`, generating only the blocks it overlaps.
-    pub fn write_range(
+    pub(crate) fn write_range(
         &self,
         generator: &dyn Blocks,
         range: std::ops::Range<u64>,

@@ -3,7 +3,7 @@
 
 /// Appends `text` as a CSV field: quoted when `quote_all` or when it holds a comma, a quote or
 /// a line break, with quotes doubled (RFC 4180).
-pub fn encode_field(text: &str, quote_all: bool, out: &mut Vec<u8>) {
+pub(crate) fn encode_field(text: &str, quote_all: bool, out: &mut Vec<u8>) {
     let needs = quote_all
         || text
             .bytes()

@@ -18,7 +18,7 @@
 //! Rows are written in blocks of [`Generator::block_rows`] rows. Block `i` is a pure function of
 //! the configuration and `i` ([`Generator::write_block`]); block 0 starts with the BOM (if any)
 //! and the header. This lets the simulator serve any byte range of a multi-gigabyte export by
-//! keeping only the byte offset of each block ([`BlockIndex`]).
+//! keeping only the byte offset of each block (`BlockIndex`).
 //!
 //! # Rows
 //!
@@ -46,7 +46,7 @@
 //! | `row.rs` | the row model: line items, their formats and value recipes, [`GeneratedRow`] |
 //! | `members.rs` | dimensions and their members |
 //! | `fields.rs` | CSV field quoting and number text, written straight into byte buffers |
-//! | `blocks.rs` | [`Blocks`], [`BlockIndex`] and writing a whole file (optionally on several threads) |
+//! | `blocks.rs` | `Blocks`, `BlockIndex` and writing a whole file (optionally on several threads) |
 //! | `rng.rs` | the per-row random numbers and the intersection scramble |
 
 use std::io::{self, Write};
@@ -57,8 +57,8 @@ mod members;
 mod rng;
 mod row;
 
-pub use blocks::{BlockIndex, Blocks};
-pub use fields::encode_field;
+pub(crate) use blocks::{BlockIndex, Blocks};
+pub(crate) use fields::encode_field;
 pub use row::{GeneratedRow, ValueKind};
 
 use fields::{write_decimal, write_int, write_padded};

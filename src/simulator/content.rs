@@ -20,7 +20,7 @@ use crate::generate::{BlockIndex, Blocks, GeneratedRow, Generator, GeneratorConf
 
 /// What decides an export file's bytes: equal keys give equal bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ContentKey {
+pub(crate) struct ContentKey {
     /// Generator settings.
     pub generator: GeneratorConfig,
     /// Layout.
@@ -33,7 +33,7 @@ pub struct ContentKey {
 
 impl ContentKey {
     /// The key of an export's current settings.
-    pub fn of(export: &ExportConfig) -> Self {
+    pub(crate) fn of(export: &ExportConfig) -> Self {
         ContentKey {
             generator: export.generator.clone(),
             layout: export.layout,
@@ -69,7 +69,7 @@ impl std::fmt::Debug for ExportContent {
 impl ExportContent {
     /// Builds the content and its index (generates the file once: CPU-bound, run it on a
     /// blocking thread for big exports).
-    pub fn build(key: ContentKey) -> Self {
+    pub(crate) fn build(key: ContentKey) -> Self {
         if let Some(fixed) = &key.fixed {
             let header = fixed.header(key.encoding);
             let source: Box<dyn Blocks> = Box::new(fixed.clone());
@@ -109,11 +109,6 @@ impl ExportContent {
             header,
             recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
-    }
-
-    /// The key this content was built from.
-    pub fn key(&self) -> &ContentKey {
-        &self.key
     }
 
     /// The file size in bytes.

@@ -86,7 +86,7 @@ impl FaultSpec {
 
     /// This spec with `other`'s settings on top: the larger probability, `other`'s value for
     /// optional settings it sets, either flag.
-    pub fn merged(&self, other: &FaultSpec) -> FaultSpec {
+    pub(crate) fn merged(&self, other: &FaultSpec) -> FaultSpec {
         FaultSpec {
             rate_limit: self.rate_limit.max(other.rate_limit),
             retry_after: other.retry_after.or(self.retry_after),
@@ -107,12 +107,12 @@ impl FaultSpec {
     }
 
     /// The wait a 429 asks for.
-    pub fn retry_after(&self) -> Duration {
+    pub(crate) fn retry_after(&self) -> Duration {
         self.retry_after.unwrap_or(Duration::from_secs(1))
     }
 
     /// The trickle rate of a slow body, bytes per second.
-    pub fn trickle(&self) -> u64 {
+    pub(crate) fn trickle(&self) -> u64 {
         self.trickle.unwrap_or(64 * 1024).max(1)
     }
 }
@@ -286,13 +286,13 @@ impl FaultKind {
 }
 
 /// A uniform number in `[0, 1)` decided by `(seed, salt, identity, attempt)`.
-pub fn roll(seed: u64, salt: &str, identity: &str, attempt: u64) -> f64 {
+pub(crate) fn roll(seed: u64, salt: &str, identity: &str, attempt: u64) -> f64 {
     (hash(seed, salt, identity, attempt) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A 64-bit hash of `(seed, salt, identity, attempt)`, stable across runs and Rust versions
 /// (FNV-1a then a SplitMix64 finaliser).
-pub fn hash(seed: u64, salt: &str, identity: &str, attempt: u64) -> u64 {
+pub(crate) fn hash(seed: u64, salt: &str, identity: &str, attempt: u64) -> u64 {
     let mut h: u64 = 0xCBF2_9CE4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {

@@ -87,15 +87,14 @@ mod auth;
 mod body;
 pub mod config;
 mod conn;
-pub mod content;
-pub mod faults;
+mod content;
+mod faults;
 mod format;
 mod http;
 mod server;
 mod state;
 mod tasks;
 
-pub use auth::basic_header;
 pub use config::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, ExportConfig,
     ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
