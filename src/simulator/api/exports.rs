@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::envelope::{Version, list, schema, single};
-use super::scope::{ModelScope, find_export};
+use super::envelope::{Version, list, single};
+use super::files::chunks;
+use super::scope::{ModelScope, find_export, with_task};
 use crate::generate::{Generator, ValueKind};
 use crate::simulator::config::ExportConfig;
 use crate::simulator::faults::FaultSpec;
@@ -58,7 +59,7 @@ pub(super) fn exports(
     list(
         ctx,
         version,
-        &schema(ctx, Some(&scope.model_id), "export"),
+        &scope.schema(ctx, "export"),
         "exports",
         items,
         None,
@@ -142,7 +143,7 @@ pub(super) fn export_metadata(
     single(
         ctx,
         version,
-        &schema(ctx, Some(&scope.model_id), "exportMetadata"),
+        &scope.schema(ctx, "exportMetadata"),
         "exportMetadata",
         meta,
     )
@@ -170,7 +171,7 @@ pub(super) fn task_list(
     list(
         ctx,
         version,
-        &schema(ctx, Some(&scope.model_id), "task"),
+        &scope.schema(ctx, "task"),
         "tasks",
         items.into_iter().map(|(_, v)| v).collect(),
         None,
@@ -238,13 +239,7 @@ pub(super) async fn start_task(
             .map(|i| tasks::task_summary(&inner.tasks[i]))
     };
     let summary = summary.unwrap_or_else(|| json!({"taskId": id}));
-    single(
-        ctx,
-        version,
-        &schema(ctx, Some(&scope.model_id), "task"),
-        "task",
-        summary,
-    )
+    single(ctx, version, &scope.schema(ctx, "task"), "task", summary)
 }
 
 pub(super) fn task_get(
@@ -254,33 +249,14 @@ pub(super) fn task_get(
     export_id: &str,
     id: &str,
 ) -> Response {
-    let found = {
-        let inner = ctx.shared.lock();
-        inner
-            .tasks
-            .iter()
-            .find(|t| t.id == id && t.model_id == scope.model_id && t.export_id == export_id)
-            .map(tasks::task_json)
-    };
-    match found {
-        Some(t) => single(
-            ctx,
-            version,
-            &schema(ctx, Some(&scope.model_id), "task"),
-            "task",
-            t,
-        ),
+    match with_task(ctx, scope, export_id, id, |t| Some(tasks::task_json(t))) {
+        Some(t) => single(ctx, version, &scope.schema(ctx, "task"), "task", t),
         None => error(ctx, StatusCode::NOT_FOUND, "Not Found"),
     }
 }
 
 fn task_dump(ctx: &Ctx, scope: &ModelScope, export_id: &str, id: &str) -> Option<bytes::Bytes> {
-    let inner = ctx.shared.lock();
-    inner
-        .tasks
-        .iter()
-        .find(|t| t.id == id && t.model_id == scope.model_id && t.export_id == export_id)
-        .and_then(|t| t.dump.clone())
+    with_task(ctx, scope, export_id, id, |t| t.dump.clone())
 }
 
 pub(super) fn dump(
@@ -311,18 +287,11 @@ pub(super) fn dump_chunks(
     export_id: &str,
     id: &str,
 ) -> Response {
-    let items = match task_dump(ctx, scope, export_id, id) {
-        Some(_) => vec![json!({"id": "0", "name": "Chunk 0"})],
-        None => return error(ctx, StatusCode::NOT_FOUND, "Not Found"),
-    };
-    list(
-        ctx,
-        version,
-        &schema(ctx, Some(&scope.model_id), "chunk"),
-        "chunks",
-        items,
-        None,
-    )
+    match task_dump(ctx, scope, export_id, id) {
+        // A dump is small: one chunk.
+        Some(_) => chunks(ctx, version, scope, 1, false),
+        None => error(ctx, StatusCode::NOT_FOUND, "Not Found"),
+    }
 }
 
 /// `GET /models/{m}/status`: a bare `requestStatus` object, `progress` -1 when idle (OAS, live).

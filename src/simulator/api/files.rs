@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::envelope::{Version, list, schema};
+use super::envelope::{Version, list};
 use super::scope::{ModelScope, export_file, find_export};
 use crate::simulator::faults::FaultSpec;
 use crate::simulator::http::{BodyFault, Ctx, accepts_gzip, download, error};
@@ -50,7 +50,7 @@ pub(super) fn files(ctx: &Ctx, version: Version, scope: &ModelScope) -> Response
     list(
         ctx,
         version,
-        &schema(ctx, Some(&scope.model_id), "file"),
+        &scope.schema(ctx, "file"),
         "files",
         items,
         None,
@@ -68,15 +68,27 @@ pub(super) fn chunk_list(ctx: &Ctx, version: Version, scope: &ModelScope, id: &s
         }
         0
     };
+    // Quirk: the published samples say `currentPageSize: 1` whatever the count.
+    let quirk = ctx.shared.lock().config.chunk_page_size_quirk;
+    chunks(ctx, version, scope, count, quirk)
+}
+
+/// A list of `count` chunks (`Chunk 0`, ...), with the `currentPageSize: 1` quirk if asked.
+pub(super) fn chunks(
+    ctx: &Ctx,
+    version: Version,
+    scope: &ModelScope,
+    count: u64,
+    page_size_quirk: bool,
+) -> Response {
     let items: Vec<Value> = (0..count)
         .map(|k| json!({"id": k.to_string(), "name": format!("Chunk {k}")}))
         .collect();
-    // Quirk: the published samples say `currentPageSize: 1` whatever the count.
-    let quirk = (ctx.shared.lock().config.chunk_page_size_quirk && !items.is_empty()).then_some(1);
+    let quirk = (page_size_quirk && !items.is_empty()).then_some(1);
     list(
         ctx,
         version,
-        &schema(ctx, Some(&scope.model_id), "chunk"),
+        &scope.schema(ctx, "chunk"),
         "chunks",
         items,
         quirk,
