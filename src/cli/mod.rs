@@ -59,8 +59,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run an Anaplan export and write it as Parquet (the main job).
     Export(export::ExportArgs),
-    #[cfg(feature = "simulator")]
     /// Run the main job against the embedded Anaplan simulator: no account, no network.
+    #[cfg(feature = "simulator")]
     Demo(demo::DemoArgs),
     /// Convert a CSV file (or stdin) to Parquet.
     Convert(convert::ConvertArgs),
@@ -74,11 +74,11 @@ pub enum Command {
     Files(discovery::FilesArgs),
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
-    #[cfg(feature = "simulator")]
     /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
-    Generate(generate::GenerateArgs),
     #[cfg(feature = "simulator")]
+    Generate(generate::GenerateArgs),
     /// Serve a simulated Anaplan tenant (auth service and Integration API) on loopback.
+    #[cfg(feature = "simulator")]
     Simulator(simulator::SimulatorArgs),
 }
 

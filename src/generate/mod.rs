@@ -42,11 +42,11 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `mod.rs` | [`GeneratorConfig`] and the [`Generator`]: which row gets which intersection and value |
+//! | `mod.rs` | [`GeneratorConfig`], [`Generator`]: which row gets which intersection and value |
 //! | `row.rs` | the row model: line items, their formats and value recipes, [`GeneratedRow`] |
 //! | `members.rs` | dimensions and their members |
 //! | `fields.rs` | CSV field quoting and number text, written straight into byte buffers |
-//! | `blocks.rs` | `Blocks`, `BlockIndex` and writing a whole file (optionally on several threads) |
+//! | `blocks.rs` | `Blocks`, `BlockIndex`, writing a whole file (optionally on several threads) |
 //! | `rng.rs` | the per-row random numbers and the intersection scramble |
 
 use std::io::{self, Write};

@@ -50,10 +50,30 @@
 //! | `unknown-enums` | `LOCKED` models, `GRID_ALL_PAGES` exports, fields no client knows |
 //!
 //! `P` is a probability; sizes are read by [`crate::units::parse_size`] (`4MB` is 4,000,000
-//! bytes, `4MiB` 4,194,304) and durations by [`crate::units::parse_duration`]. Each decision is a hash of the seed, the request's method, path and
-//! query, and how many times that same request came before, so a run replays identically
-//! under the same `--seed`, whatever the order in which concurrent requests arrive.
+//! bytes, `4MiB` 4,194,304) and durations by [`crate::units::parse_duration`]. Each decision
+//! is a hash of the seed, the request's method, path and query, and how many times that same
+//! request came before, so a run replays identically under the same `--seed`, whatever the
+//! order in which concurrent requests arrive.
 //! Example: `--faults rate-limit=0.05,server-error=0.02,reset=0.01,truncate=0.01,token-ttl=20s`.
+//!
+//! # Files
+//!
+//! Imports go one way: `server` → `api`, `auth` → `http`, `tasks` → `state` → `content` →
+//! `config` → `format`, with `faults`, `conn` and `body` at the bottom.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`Simulator`] and the [`SimulatorHandle`] that observes and steers it |
+//! | `server.rs` | the router: every request to the auth service or the API, then logged |
+//! | `auth.rs` | the auth service: sign-in (Basic, certificate), refresh, validate, logout |
+//! | `api/` | the Integration API: discovery, exports and tasks, files and chunks |
+//! | `http.rs` | the endpoints' toolkit: request context, JSON and error answers, downloads |
+//! | `body.rs` | download body transformations: cut short, trickled, gzip |
+//! | `conn.rs` | connections with a bandwidth cap and a reset switch |
+//! | `state.rs`, `tasks.rs` | the tenant's live state; export tasks and their life cycle |
+//! | `config.rs` | [`SimulatorConfig`] from code or TOML |
+//! | `content.rs`, `format.rs` | export files' bytes; their layout, encoding, fixed content |
+//! | `faults.rs` | [`FaultSpec`] and the deterministic fault decisions |
 //!
 //! # For tests
 //!
