@@ -10,14 +10,14 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use anaplan_parquet::convert::encode::{Output, ParquetEncoder, writer_properties};
-use anaplan_parquet::convert::schema::ColumnType;
-use anaplan_parquet::convert::schema::typed::{convert_column, number_column};
 use anaplan_parquet::convert::text::decode::{CsvDecoder, TextBatch};
+use anaplan_parquet::sink::Destination;
+use anaplan_parquet::convert::encode::{Output, ParquetEncoder, writer_properties};
 use anaplan_parquet::convert::{self, Codec, EngineOptions, ParquetOptions, RunContext};
 use anaplan_parquet::generate::{Generator, GeneratorConfig};
-use anaplan_parquet::sink::Destination;
+use anaplan_parquet::convert::schema::ColumnType;
 use anaplan_parquet::source::MemorySource;
+use anaplan_parquet::convert::schema::typed::{convert_column, number_column};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;

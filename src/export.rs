@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
 use crate::anaplan::task::{ExportRef, PollOptions};
+use crate::sink::Destination;
 use crate::convert::{self, EngineOptions, InputEncoding, RunContext};
 use crate::error::{Error, Result};
-use crate::sink::Destination;
 use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
 use crate::summary::RunSummary;
 

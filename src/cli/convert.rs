@@ -9,9 +9,9 @@ use super::GlobalArgs;
 use super::display::{Display, print_summary, schema_table};
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
+use crate::sink::Destination;
 use crate::convert::{self, RunContext};
 use crate::error::{Error, Result};
-use crate::sink::Destination;
 use crate::source::{FileSource, Source, StdinSource};
 
 /// Arguments of `convert`.

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::convert::schema::{ColumnType, Layout};
 use crate::convert::{
     Codec, CsvOptions, DEFAULT_INFER_ROWS, DEFAULT_ROW_GROUP_ROWS, EngineOptions, InferRows,
     InputEncoding, ParquetOptions, SchemaOptions,
 };
 use crate::error::{Error, Result};
+use crate::convert::schema::{ColumnType, Layout};
 
 /// How to read the CSV and what Parquet to write.
 #[derive(Debug, Clone, Args)]

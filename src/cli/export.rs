@@ -18,11 +18,11 @@ use super::discovery::{with_client, write_stdout};
 use super::display::Display;
 use super::engine_args::EngineArgs;
 use super::output_args::OutputArgs;
+use crate::export::{ExportJob, ExportReport, run_export};
 use crate::anaplan::task::PollOptions;
+use crate::sink::Destination;
 use crate::convert::RunContext;
 use crate::error::{Error, Result};
-use crate::export::{ExportJob, ExportReport, run_export};
-use crate::sink::Destination;
 use crate::source::export::DEFAULT_CONCURRENCY;
 
 /// The most chunks downloaded at once.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::engine_args::parse_size;
-use crate::error::{Error, Result};
 use crate::sink::{
     DEFAULT_UPLOAD_CONCURRENCY, DestinationOptions, IfExists, StorageOption, WriteMode,
 };
+use crate::error::{Error, Result};
 
 /// Where and how to write the Parquet.
 #[derive(Debug, Clone, Args)]

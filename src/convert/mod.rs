@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use crate::convert::schema::{ColumnType, Layout};
+use crate::sink::Sink;
 use crate::error::Result;
 use crate::progress::Progress;
+use crate::convert::schema::{ColumnType, Layout};
 use crate::shutdown::Shutdown;
-use crate::sink::Sink;
 use crate::source::Source;
 use crate::summary::RunSummary;
 

@@ -27,16 +27,16 @@ use tokio::sync::mpsc;
 use super::{
     BATCH_ROWS, EngineOptions, InferRows, Inference, InputEncoding, MAX_SAMPLE_BYTES, RunContext,
 };
-use crate::convert::encode::{EncodeError, Output, ParquetEncoder, writer_properties};
-use crate::convert::schema::typed::{Fits, Misfit, classify, convert_column, number_column};
-use crate::convert::schema::{ColumnStats, ColumnType, Origin, Plan, clean_header};
 use crate::convert::text::decode::{CsvDecoder, TextBatch};
-use crate::convert::text::transcode::{Transcoded, Transcoder};
-use crate::error::{DataError, Error, Position, Result};
-use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkWriter, Written};
+use crate::convert::encode::{EncodeError, Output, ParquetEncoder, writer_properties};
+use crate::error::{DataError, Error, Position, Result};
+use crate::convert::schema::{ColumnStats, ColumnType, Origin, Plan, clean_header};
+use crate::shutdown::Shutdown;
 use crate::source::{FileSource, Piece, PieceStream, Source};
 use crate::summary::{RunSummary, SummaryColumn, Widening};
+use crate::convert::text::transcode::{Transcoded, Transcoder};
+use crate::convert::schema::typed::{Fits, Misfit, classify, convert_column, number_column};
 
 /// Pieces in flight between the reader and the decoder.
 const PIECE_QUEUE: usize = 2;
@@ -128,9 +128,9 @@ impl Tee {
                     Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                     _ => PathBuf::from("."),
                 };
-                crate::sink::output_temp_file(".anaplan-parquet-keep.", &dir).map_err(|e| {
-                    Error::Destination(format!("cannot write {}: {e}", target.display()))
-                })?
+                crate::sink::output_temp_file(".anaplan-parquet-keep.", &dir).map_err(
+                    |e| Error::Destination(format!("cannot write {}: {e}", target.display())),
+                )?
             }
             None => tempfile::Builder::new()
                 .prefix("anaplan-parquet-spool.")
@@ -442,6 +442,7 @@ async fn run_pass(
         )),
     }
 }
+
 
 async fn read_stage(
     mut stream: PieceStream,
@@ -858,9 +859,7 @@ impl DecodeStage {
             .enumerate()
             .map(|(i, name)| {
                 let forced = options.schema.overrides.iter().any(|(n, _)| n == name);
-                !forced
-                    && (options.schema.layout == crate::convert::schema::Layout::Generic
-                        || i == last)
+                !forced && (options.schema.layout == crate::convert::schema::Layout::Generic || i == last)
             })
             .collect();
         self.stats = vec![ColumnStats::default(); header.len()];

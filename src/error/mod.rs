@@ -387,10 +387,7 @@ mod tests {
         assert_eq!(e.to_string(), "upload_part_size: must be at least 5 MiB");
         assert_eq!(e.exit_class(), ExitClass::Usage);
         let flag = e.naming_setting(|s| format!("--{}", s.replace('_', "-")));
-        assert_eq!(
-            flag.to_string(),
-            "--upload-part-size: must be at least 5 MiB"
-        );
+        assert_eq!(flag.to_string(), "--upload-part-size: must be at least 5 MiB");
         assert!(matches!(flag, Error::Usage(_)));
         let other = Error::Internal("x".into()).naming_setting(|_| unreachable!());
         assert!(matches!(other, Error::Internal(_)));

@@ -47,13 +47,13 @@ use tracing::Instrument;
 
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::discovery::{Named, resolve};
+use crate::export::{ExportJob, download_plan, prepare_resolved};
 use crate::anaplan::model::{Export, Model, Workspace};
+use crate::sink::{Destination, DestinationOptions, WriteMode};
 use crate::convert::{self, EngineOptions, RunContext};
 use crate::error::{Error, ExitClass, Result, Signal};
-use crate::export::{ExportJob, download_plan, prepare_resolved};
 use crate::progress::Progress;
 use crate::shutdown::Shutdown;
-use crate::sink::{Destination, DestinationOptions, WriteMode};
 use crate::summary::human_bytes;
 
 pub mod hash;

@@ -12,13 +12,13 @@ use anaplan_parquet::anaplan::{
     AnaplanClient, ApiVersion, CertificateCredentials, ConnectionConfig, Credentials,
 };
 use anaplan_parquet::error::{Error, ExitClass};
+use anaplan_parquet::source::export::{ExportSource, FileRef};
 use anaplan_parquet::progress::Progress;
 use anaplan_parquet::retry::RetryConfig;
 use anaplan_parquet::secret::Secret;
 use anaplan_parquet::shutdown::Shutdown;
 use anaplan_parquet::simulator::{ExportConfig, FaultSpec, SimulatorConfig, SimulatorHandle};
 use anaplan_parquet::source::Source;
-use anaplan_parquet::source::export::{ExportSource, FileRef};
 use futures::TryStreamExt;
 
 use crate::support::sim::{self, PASSWORD, USER};

@@ -42,13 +42,13 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 
+use crate::export::ExportJob;
 use crate::anaplan::task::PollOptions;
 use crate::cli::connection::{ConfigFile, parse_duration};
 use crate::cli::engine_args::{CodecArg, EncodingArg, EngineArgs, LayoutArg, parse_size};
 use crate::cli::export::MAX_CONCURRENCY;
 use crate::cli::output_args::{IfExistsArg, ModeArg, OutputArgs, RawStorageOption};
 use crate::error::{Error, Result};
-use crate::export::ExportJob;
 use crate::jobs::{Dataset, Problem};
 use crate::secret::Secret;
 
@@ -750,9 +750,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::convert::schema::ColumnType;
-    use crate::convert::{Codec, InferRows, InputEncoding};
     use crate::sink::{IfExists, WriteMode};
+    use crate::convert::{Codec, InferRows, InputEncoding};
+    use crate::convert::schema::ColumnType;
 
     const GOOD: &str = r#"
 [connection]
