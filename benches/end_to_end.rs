@@ -8,7 +8,7 @@
 //!    serving a 1 GB export (`E2E_BYTES`, default 1e9) and the `export` command writing it,
 //!    with the run's MB/s and the exporter's peak RSS (VmHWM); `convert` of the same CSV for
 //!    comparison; and the speed-up of `--concurrency 8` over `--concurrency 1` with a
-//!    per-connection bandwidth cap and latency on the simulator (`E2E_CAP`, default `4m`,
+//!    per-connection bandwidth cap and latency on the simulator (`E2E_CAP`, default `4MiB`,
 //!    `E2E_LATENCY`, default `50ms`, over `E2E_CAP_BYTES`, default 2e8).
 //!
 //! `cargo bench --bench end_to_end`; `E2E_SKIP_PROCESS=1` runs only part 1,
@@ -308,7 +308,7 @@ fn out_of_process() {
         );
     };
 
-    let sim = SimProcess::start(rows, "10m", None);
+    let sim = SimProcess::start(rows, "10MiB", None);
     for concurrency in [8, 1] {
         let r = export(&sim, &out, concurrency);
         print(
@@ -351,11 +351,11 @@ fn out_of_process() {
     let _ = std::fs::remove_file(&csv);
 
     // Bandwidth cap and latency per connection: concurrency 8 against 1.
-    let cap = std::env::var("E2E_CAP").unwrap_or_else(|_| "4m".into());
+    let cap = std::env::var("E2E_CAP").unwrap_or_else(|_| "4MiB".into());
     let latency = std::env::var("E2E_LATENCY").unwrap_or_else(|_| "50ms".into());
     let capped = env_f64("E2E_CAP_BYTES", 2e8);
     let faults = format!("bandwidth={cap},latency={latency}");
-    let sim = SimProcess::start(rows_for(capped), "4m", Some(&faults));
+    let sim = SimProcess::start(rows_for(capped), "4MiB", Some(&faults));
     let one = export(&sim, &out, 1);
     print(
         &format!("capped ({faults}), 4 MB chunks, concurrency 1"),

@@ -157,7 +157,7 @@ fn chunk_downloads(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("download_8MB_at_16MBps_per_connection");
     group.sample_size(10);
-    let served = runtime.block_on(serve("bandwidth=16m"));
+    let served = runtime.block_on(serve("bandwidth=16MiB"));
     group.throughput(Throughput::Bytes(served.bytes));
     let http = reqwest::Client::new();
     for concurrency in [1, 4] {

@@ -54,6 +54,7 @@ pub mod cli;
 pub mod convert;
 pub mod error;
 pub mod export;
+#[cfg(feature = "simulator")]
 pub mod generate;
 pub mod jobs;
 pub mod logging;
@@ -62,6 +63,7 @@ pub mod retry;
 pub mod secret;
 pub(crate) mod settings;
 pub mod shutdown;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod sink;
 pub mod source;

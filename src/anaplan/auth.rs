@@ -18,9 +18,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::pkcs1v15::SigningKey;
-use rsa::sha2::Sha512;
-use rsa::signature::{SignatureEncoding, Signer};
+#[cfg(feature = "certificate")]
+use rsa::{
+    pkcs1v15::SigningKey,
+    sha2::Sha512,
+    signature::{SignatureEncoding, Signer},
+};
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -62,6 +65,7 @@ impl fmt::Debug for Credentials {
 }
 
 /// A certificate and the private key that signs the nonce, parsed and checked.
+#[cfg(feature = "certificate")]
 #[derive(Clone)]
 pub struct CertificateCredentials {
     certificate_pem: String,
@@ -69,6 +73,7 @@ pub struct CertificateCredentials {
     key: SigningKey<Sha512>,
 }
 
+#[cfg(feature = "certificate")]
 impl fmt::Debug for CertificateCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
@@ -78,6 +83,7 @@ impl fmt::Debug for CertificateCredentials {
     }
 }
 
+#[cfg(feature = "certificate")]
 impl CertificateCredentials {
     /// Parses a PEM certificate and a PEM private key (PKCS#8, encrypted PKCS#8 with
     /// `passphrase`, or PKCS#1), and checks that the key belongs to the certificate.
@@ -177,10 +183,47 @@ impl CertificateCredentials {
     }
 }
 
+/// Certificate sign-in is not in this build (it lacks the `certificate` feature): the type keeps
+/// [`Credentials`] the same in every build, but no value of it can be made.
+#[cfg(not(feature = "certificate"))]
+#[derive(Clone, Debug)]
+pub struct CertificateCredentials(std::convert::Infallible);
+
+#[cfg(not(feature = "certificate"))]
+impl CertificateCredentials {
+    /// Always a usage error: this build cannot sign in with a certificate.
+    pub fn from_pem(
+        _certificate_pem: &str,
+        _private_key_pem: &Secret,
+        _passphrase: Option<&Secret>,
+    ) -> Result<Self> {
+        Err(Error::usage(
+            "certificate sign-in is not available: this build lacks the `certificate` feature \
+             (rebuild with default features or `--features certificate`), or sign in with a user \
+             name and password",
+        ))
+    }
+
+    /// The certificate's subject (for messages).
+    pub fn subject(&self) -> &str {
+        match self.0 {}
+    }
+
+    pub(crate) fn header(&self) -> String {
+        match self.0 {}
+    }
+
+    pub(crate) fn body(&self, _now: SystemTime) -> Result<serde_json::Value> {
+        match self.0 {}
+    }
+}
+
 /// Random bytes after the timestamp in a v2 nonce.
+#[cfg(feature = "certificate")]
 const NONCE_RANDOM_BYTES: usize = 100;
 
 /// A v2 nonce: 8-byte big-endian Unix seconds, then random bytes from the OS generator.
+#[cfg(feature = "certificate")]
 fn v2_nonce(now: SystemTime) -> Vec<u8> {
     let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     let mut nonce = Vec::with_capacity(8 + NONCE_RANDOM_BYTES);
@@ -502,6 +545,7 @@ pub(crate) fn host_of(url: &url::Url) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "certificate")]
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
             "{}/tests/fixtures/client/{name}",
@@ -510,6 +554,7 @@ mod tests {
         .unwrap()
     }
 
+    #[cfg(feature = "certificate")]
     #[test]
     fn nonce_is_v2() {
         let now = UNIX_EPOCH + Duration::from_secs(1_750_736_826);
@@ -521,6 +566,7 @@ mod tests {
         assert_ne!(a[8..], b[8..], "the random part must differ");
     }
 
+    #[cfg(feature = "certificate")]
     #[test]
     fn certificate_signs_a_nonce_the_public_key_verifies() {
         use rsa::pkcs1v15::{Signature, VerifyingKey};
@@ -561,6 +607,7 @@ mod tests {
         assert!(!debug.contains("PRIVATE"), "{debug}");
     }
 
+    #[cfg(feature = "certificate")]
     #[test]
     fn private_key_forms() {
         let cert = fixture("cert.pem");

@@ -17,15 +17,15 @@ use super::discovery::{render_table, write_stdout};
 use super::display::Display;
 use super::engine_args::EngineArgs;
 use super::export::print_report;
-use crate::export::{ExportJob, run_export};
 use crate::anaplan::task::PollOptions;
 use crate::anaplan::{AnaplanClient, ConnectionConfig, Credentials};
-use crate::sink::Destination;
 use crate::convert::RunContext;
 use crate::error::{Error, Result};
+use crate::export::{ExportJob, run_export};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
 use crate::units::parse_size;
+use crate::sink::Destination;
 
 /// Rows of the demo export: about 270 MB of CSV.
 pub const DEMO_ROWS: u64 = 5_000_000;
@@ -52,7 +52,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = crate::source::export::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
 
-    /// Faults for the simulator to inject, e.g. `bandwidth=20m,latency=50ms` to see the
+    /// Faults for the simulator to inject, e.g. `bandwidth=20MB,latency=50ms` to see the
     /// concurrency pay off, or `rate-limit=0.05,reset=0.02` to see retries (see `simulator
     /// --help`).
     #[arg(long, value_name = "SPEC")]

@@ -119,8 +119,8 @@ fn write_file_atomically(generator: &Generator, path: &Path) -> Result<u64> {
         _ => Path::new("."),
     };
     let context = || format!("cannot write {}", path.display());
-    let tmp = crate::sink::output_temp_file(".generate-", dir)
-        .map_err(|e| Error::io(context(), e))?;
+    let tmp =
+        crate::sink::output_temp_file(".generate-", dir).map_err(|e| Error::io(context(), e))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     // Batches are megabytes each: no extra buffering needed.
     let mut file = tmp.as_file();

@@ -20,14 +20,17 @@ use crate::settings::Choice;
 
 pub(crate) mod connection;
 pub(crate) mod convert;
+#[cfg(feature = "simulator")]
 pub(crate) mod demo;
 pub(crate) mod discovery;
 pub(crate) mod display;
 pub(crate) mod engine_args;
 pub(crate) mod export;
+#[cfg(feature = "simulator")]
 pub(crate) mod generate;
 pub(crate) mod output_args;
 pub(crate) mod run;
+#[cfg(feature = "simulator")]
 pub(crate) mod simulator;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
@@ -62,6 +65,7 @@ pub(crate) enum Command {
     /// Run an Anaplan export and write it as Parquet (the main job).
     Export(export::ExportArgs),
     /// Run the main job against the embedded Anaplan simulator: no account, no network.
+    #[cfg(feature = "simulator")]
     Demo(demo::DemoArgs),
     /// Convert a CSV file (or stdin) to Parquet.
     Convert(convert::ConvertArgs),
@@ -76,8 +80,10 @@ pub(crate) enum Command {
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
     /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
+    #[cfg(feature = "simulator")]
     Generate(generate::GenerateArgs),
     /// Serve a simulated Anaplan tenant (auth service and Integration API) on loopback.
+    #[cfg(feature = "simulator")]
     Simulator(simulator::SimulatorArgs),
 }
 
@@ -107,13 +113,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(args) => convert::run(args, &global).await,
         Command::Export(args) => export::run(args, &global).await,
+        #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(args, &global).await,
         Command::Workspaces(args) => discovery::run_workspaces(args, &global).await,
         Command::Models(args) => discovery::run_models(args, &global).await,
         Command::Exports(args) => discovery::run_exports(args, &global).await,
         Command::Files(args) => discovery::run_files(args, &global).await,
         Command::Run(args) => run::run(args, &global).await,
+        #[cfg(feature = "simulator")]
         Command::Generate(args) => generate::run(args, &global).await,
+        #[cfg(feature = "simulator")]
         Command::Simulator(args) => simulator::run(args, &global).await,
     }
 }

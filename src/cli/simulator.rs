@@ -12,10 +12,10 @@ use super::GlobalArgs;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
-use crate::simulator::faults::parse_size;
 use crate::simulator::{
     DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig,
 };
+use crate::units::{parse_duration, parse_size};
 
 /// Arguments of `simulator`.
 #[derive(Debug, Args)]
@@ -48,8 +48,9 @@ pub struct SimulatorArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ROWS)]
     pub rows: u64,
 
-    /// Chunk size of the main export, in bytes (`k`, `m`, `g` suffixes allowed).
-    #[arg(long, value_name = "BYTES", default_value = "10m", value_parser = parse_size_arg)]
+    /// Chunk size of the main export: bytes, or with a unit (`10MB` is 10,000,000 bytes, `10MiB`
+    /// 10,485,760).
+    #[arg(long, value_name = "BYTES", default_value = "10MiB", value_parser = parse_size_arg)]
     pub chunk_size: u64,
 
     /// Seed of ids, export contents and fault decisions (overrides the config's).
@@ -61,11 +62,11 @@ pub struct SimulatorArgs {
     pub faults: Option<String>,
 
     /// How long export tasks run.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub task_duration: Option<Duration>,
 
     /// Token lifetime (default 35m).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub token_ttl: Option<Duration>,
 
     /// Never gzip downloads, even when the client accepts it (saves the simulator's CPU in
@@ -75,12 +76,9 @@ pub struct SimulatorArgs {
 }
 
 fn parse_size_arg(s: &str) -> std::result::Result<u64, String> {
-    match parse_size(s) {
-        Some(0) => Err("must be at least 1 byte".into()),
-        Some(n) => Ok(n),
-        None => Err(format!(
-            "{s:?} is not a size (bytes, or with a k/m/g suffix)"
-        )),
+    match parse_size(s)? {
+        0 => Err("must be at least 1 byte".into()),
+        n => Ok(n),
     }
 }
 

@@ -17,9 +17,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::faults::hash;
-use super::server::{Ctx, json_response};
+use super::http::{Ctx, json_response};
 use super::state::{Inner, Token, epoch_ms, hex128};
-use crate::secret::Secret;
 
 /// Smallest accepted certificate nonce, in bytes (Anaplan Connect's minimum).
 const MIN_NONCE_BYTES: usize = 100;
@@ -435,12 +434,4 @@ fn verify_signature(der: &[u8], message: &[u8], signature: &[u8]) -> bool {
         return false;
     };
     key.verify(message, &sig).is_ok()
-}
-
-/// Basic credentials for a username and password (for tests and the v1.3 API).
-pub fn basic_header(username: &str, password: &Secret) -> String {
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{username}:{}", password.expose()))
-    )
 }

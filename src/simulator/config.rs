@@ -38,7 +38,7 @@
 //! crlf = false
 //! bom = false
 //! encoding = "UTF-8"                  # or UTF-16LE
-//! chunk_size = "10m"
+//! chunk_size = "10MiB"                # 10MB is 10,000,000 bytes, 10MiB 10,485,760
 //! faults = "task-fail"
 //! # content_file = "corpus/ragged.csv"  # serve this file's bytes exactly, instead of rows
 //! ```
@@ -48,11 +48,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::content::FixedContent;
-use super::faults::{FaultSpec, parse_size};
+use super::faults::FaultSpec;
+use super::format::{Encoding, FixedContent, Layout};
 use crate::error::{Error, Result};
 use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
 use crate::secret::Secret;
+use crate::units::{parse_duration, parse_size};
 
 /// Default export chunk size: 10 MiB.
 pub const DEFAULT_CHUNK_SIZE: u64 = 10 << 20;
@@ -156,52 +157,6 @@ pub struct ModelConfig {
     pub exports: Vec<ExportConfig>,
     /// Names of uploaded (import source) files listed with `chunkCount` 0.
     pub import_files: Vec<String>,
-}
-
-/// The layout of an export's file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Layout {
-    /// Tabular Single Column: dimensions, `Line Items`, `Value` (the generator's output).
-    TabularSingleColumn,
-    /// Tabular Multiple Column: dimensions, then one column per line item.
-    TabularMultiColumn,
-}
-
-impl Layout {
-    /// The `layout` value of the API.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Layout::TabularSingleColumn => "TABULAR_SINGLE_COLUMN",
-            Layout::TabularMultiColumn => "TABULAR_MULTI_COLUMN",
-        }
-    }
-
-    /// The `exportType` value of the API (TSC of all line items is `TABULAR_ALL_LINE_ITEMS`).
-    pub fn export_type(self) -> &'static str {
-        match self {
-            Layout::TabularSingleColumn => "TABULAR_ALL_LINE_ITEMS",
-            Layout::TabularMultiColumn => "TABULAR_MULTI_COLUMN",
-        }
-    }
-}
-
-/// The character encoding of an export's file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Encoding {
-    /// UTF-8 (Anaplan's default).
-    Utf8,
-    /// UTF-16 little endian ("CSV for Excel").
-    Utf16Le,
-}
-
-impl Encoding {
-    /// The `encoding` value of the API.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Encoding::Utf8 => "UTF-8",
-            Encoding::Utf16Le => "UTF-16LE",
-        }
-    }
 }
 
 /// An export action and the file it produces.
@@ -607,13 +562,14 @@ impl RawDuration {
     fn get(&self, what: &str) -> Result<Duration> {
         match self {
             RawDuration::Seconds(s) => Ok(Duration::from_secs(*s)),
-            RawDuration::Text(t) => humantime::parse_duration(t)
-                .map_err(|e| Error::usage(format!("{what}: {t:?}: {e}"))),
+            RawDuration::Text(t) => {
+                parse_duration(t).map_err(|e| Error::usage(format!("{what}: {e}")))
+            }
         }
     }
 }
 
-/// A size as a number of bytes or `"10m"`.
+/// A size as a number of bytes or text such as `"10MiB"` ([`parse_size`]).
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum RawSize {
@@ -625,9 +581,7 @@ impl RawSize {
     fn get(&self, what: &str) -> Result<u64> {
         match self {
             RawSize::Bytes(b) => Ok(*b),
-            RawSize::Text(t) => {
-                parse_size(t).ok_or_else(|| Error::usage(format!("{what}: {t:?} is not a size")))
-            }
+            RawSize::Text(t) => parse_size(t).map_err(|e| Error::usage(format!("{what}: {e}"))),
         }
     }
 }
@@ -805,7 +759,7 @@ password = "x"
 
 [[workspaces]]
 name = "Financial Planning"
-size_allowance = "1g"
+size_allowance = "1GiB"
 
 [[workspaces.models]]
 name = "FP&A"
@@ -818,7 +772,7 @@ rows = 100000
 seed = 1
 quote_all = true
 encoding = "UTF-16LE"
-chunk_size = "1m"
+chunk_size = "1MiB"
 faults = "task-fail"
 task_duration = "250ms"
 

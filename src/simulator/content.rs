@@ -14,12 +14,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::Stream;
 
-use super::config::{Encoding, ExportConfig, Layout};
+use super::config::ExportConfig;
+use super::format::{Encoding, FixedContent, Layout};
 use crate::generate::{BlockIndex, Blocks, GeneratedRow, Generator, GeneratorConfig, encode_field};
 
 /// What decides an export file's bytes: equal keys give equal bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ContentKey {
+pub(crate) struct ContentKey {
     /// Generator settings.
     pub generator: GeneratorConfig,
     /// Layout.
@@ -32,86 +33,13 @@ pub struct ContentKey {
 
 impl ContentKey {
     /// The key of an export's current settings.
-    pub fn of(export: &ExportConfig) -> Self {
+    pub(crate) fn of(export: &ExportConfig) -> Self {
         ContentKey {
             generator: export.generator.clone(),
             layout: export.layout,
             encoding: export.encoding,
             fixed: export.fixed_content.clone(),
         }
-    }
-}
-
-/// Bytes served as an export's file exactly as given: no re-encoding, no BOM added, no
-/// checks (the point is to serve malformed files too). The export's `encoding` is only what
-/// its metadata declares.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct FixedContent(Bytes);
-
-/// Size of the blocks fixed content is served in.
-const FIXED_BLOCK_BYTES: usize = 1 << 20;
-
-/// How much of fixed content is read to find its header.
-const FIXED_HEADER_SCAN: usize = 1 << 20;
-
-impl FixedContent {
-    /// Content of exactly these bytes.
-    pub fn new(bytes: impl Into<Bytes>) -> Self {
-        FixedContent(bytes.into())
-    }
-
-    /// The bytes.
-    pub fn bytes(&self) -> &Bytes {
-        &self.0
-    }
-
-    /// The names of the first record, read leniently (for the export's metadata); empty when
-    /// the content holds no record.
-    pub fn header(&self, encoding: Encoding) -> Vec<String> {
-        let head = &self.0[..self.0.len().min(FIXED_HEADER_SCAN)];
-        let text = match encoding {
-            Encoding::Utf8 => String::from_utf8_lossy(head).into_owned(),
-            Encoding::Utf16Le => encoding_rs::UTF_16LE
-                .decode_without_bom_handling(head)
-                .0
-                .into_owned(),
-        };
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes())
-            .records()
-            .next()
-            .and_then(Result::ok)
-            .map(|r| r.iter().map(str::to_owned).collect())
-            .unwrap_or_default()
-    }
-
-    /// Line feeds in the content: the row count the metadata reports (one more than the data
-    /// rows of a well-formed file that ends with a line break).
-    pub fn line_feeds(&self) -> u64 {
-        memchr::memchr_iter(b'\n', &self.0).count() as u64
-    }
-}
-
-impl std::fmt::Debug for FixedContent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FixedContent({} bytes)", self.0.len())
-    }
-}
-
-impl Blocks for FixedContent {
-    fn block_count(&self) -> u64 {
-        self.0.len().div_ceil(FIXED_BLOCK_BYTES).max(1) as u64
-    }
-
-    fn write_block(&self, i: u64, out: &mut Vec<u8>) {
-        let start = (i as usize)
-            .saturating_mul(FIXED_BLOCK_BYTES)
-            .min(self.0.len());
-        let end = start.saturating_add(FIXED_BLOCK_BYTES).min(self.0.len());
-        out.extend_from_slice(&self.0[start..end]);
     }
 }
 
@@ -141,7 +69,7 @@ impl std::fmt::Debug for ExportContent {
 impl ExportContent {
     /// Builds the content and its index (generates the file once: CPU-bound, run it on a
     /// blocking thread for big exports).
-    pub fn build(key: ContentKey) -> Self {
+    pub(crate) fn build(key: ContentKey) -> Self {
         if let Some(fixed) = &key.fixed {
             let header = fixed.header(key.encoding);
             let source: Box<dyn Blocks> = Box::new(fixed.clone());
@@ -181,11 +109,6 @@ impl ExportContent {
             header,
             recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
-    }
-
-    /// The key this content was built from.
-    pub fn key(&self) -> &ContentKey {
-        &self.key
     }
 
     /// The file size in bytes.
@@ -405,6 +328,7 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
+    use crate::simulator::format::FIXED_BLOCK_BYTES;
 
     fn key(rows: u64, layout: Layout, encoding: Encoding) -> ContentKey {
         ContentKey {

@@ -10,12 +10,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::units::{parse_duration, parse_size};
 
 /// The faults to inject, globally (`--faults`) or for one export (its `faults` in the config).
 ///
 /// Syntax: comma-separated `name=value` items, or bare `name` for flags; probabilities are in
-/// `[0, 1]`, durations in humantime form (`250ms`, `2s`, `1m`), sizes in bytes with an optional
-/// `k`/`m` suffix (powers of 1024). See the [module documentation](super) for the list.
+/// `[0, 1]`, durations as [`parse_duration`] reads them (`250ms`, `2s`, `1m`), sizes as
+/// [`parse_size`] reads them (`64kB` is 64,000 bytes, `64KiB` 65,536). See the
+/// [module documentation](super) for the list.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultSpec {
     /// `rate-limit=P`: answer 429 with `Retry-After` (seconds or an HTTP date, alternately).
@@ -33,7 +35,7 @@ pub struct FaultSpec {
     pub truncate: f64,
     /// `slow=P`: trickle a download body at the `trickle` rate.
     pub slow: f64,
-    /// `trickle=BYTES`: bytes per second of a slow body (default 64k).
+    /// `trickle=BYTES`: bytes per second of a slow body (default 64KiB).
     pub trickle: Option<u64>,
     /// `bandwidth=BYTES`: cap every connection at this many bytes per second.
     pub bandwidth: Option<u64>,
@@ -62,8 +64,8 @@ Faults (--faults, comma-separated; P is a probability in [0,1]):
   reset=P               TCP reset in the middle of a chunk or file download
   truncate=P            download body cut short of its Content-Length
   slow=P                download body trickled at the trickle rate
-  trickle=BYTES         bytes per second of a slow body (default 64k)
-  bandwidth=BYTES       per-connection cap in bytes per second (e.g. 4m)
+  trickle=BYTES         bytes per second of a slow body (default 64KiB)
+  bandwidth=BYTES       per-connection cap in bytes per second (e.g. 4MB)
   latency=DURATION      delay before every answer (e.g. 50ms)
   token-ttl=DURATION    token lifetime (default 35m), e.g. 20s for expiry mid-run
   task-fail[=P]         export task ends COMPLETE, successful:false, with a failure dump
@@ -73,6 +75,7 @@ Faults (--faults, comma-separated; P is a probability in [0,1]):
 Decisions are a hash of (--seed, request path and query, attempt number): a run replays
 exactly under the same seed. 429/5xx apply to /2/0 and /1/3 requests, reset/truncate/slow
 to chunk, file and dump downloads.
+BYTES: 64kB, 4MB are powers of 1000 (64,000, 4,000,000); 64KiB, 4MiB powers of 1024.
 Example: --faults rate-limit=0.05,server-error=0.02,reset=0.01,truncate=0.01,token-ttl=20s";
 
 impl FaultSpec {
@@ -83,7 +86,7 @@ impl FaultSpec {
 
     /// This spec with `other`'s settings on top: the larger probability, `other`'s value for
     /// optional settings it sets, either flag.
-    pub fn merged(&self, other: &FaultSpec) -> FaultSpec {
+    pub(crate) fn merged(&self, other: &FaultSpec) -> FaultSpec {
         FaultSpec {
             rate_limit: self.rate_limit.max(other.rate_limit),
             retry_after: other.retry_after.or(self.retry_after),
@@ -104,12 +107,12 @@ impl FaultSpec {
     }
 
     /// The wait a 429 asks for.
-    pub fn retry_after(&self) -> Duration {
+    pub(crate) fn retry_after(&self) -> Duration {
         self.retry_after.unwrap_or(Duration::from_secs(1))
     }
 
     /// The trickle rate of a slow body, bytes per second.
-    pub fn trickle(&self) -> u64 {
+    pub(crate) fn trickle(&self) -> u64 {
         self.trickle.unwrap_or(64 * 1024).max(1)
     }
 }
@@ -140,11 +143,11 @@ impl FromStr for FaultSpec {
             };
             let dur = |v: Option<&str>| -> Result<Duration> {
                 let v = v.ok_or_else(|| bad("needs a duration, e.g. =2s"))?;
-                humantime::parse_duration(v).map_err(|e| bad(&e.to_string()))
+                parse_duration(v).map_err(|e| bad(&e))
             };
             let size = |v: Option<&str>| -> Result<u64> {
-                let v = v.ok_or_else(|| bad("needs a size in bytes, e.g. =4m"))?;
-                parse_size(v).ok_or_else(|| bad("not a size (bytes, or with a k/m/g suffix)"))
+                let v = v.ok_or_else(|| bad("needs a size in bytes, e.g. =4MB"))?;
+                parse_size(v).map_err(|e| bad(&e))
             };
             match name {
                 "rate-limit" => spec.rate_limit = prob(value, None)?,
@@ -239,22 +242,6 @@ pub enum RetryAfterForm {
     Date,
 }
 
-/// Parses `123`, `64k`, `4m`, `1g` (powers of 1024; also `kb`, `mib`, ...).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(digits);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
-
 /// The fault kinds, as counted on the handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
@@ -299,13 +286,13 @@ impl FaultKind {
 }
 
 /// A uniform number in `[0, 1)` decided by `(seed, salt, identity, attempt)`.
-pub fn roll(seed: u64, salt: &str, identity: &str, attempt: u64) -> f64 {
+pub(crate) fn roll(seed: u64, salt: &str, identity: &str, attempt: u64) -> f64 {
     (hash(seed, salt, identity, attempt) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A 64-bit hash of `(seed, salt, identity, attempt)`, stable across runs and Rust versions
 /// (FNV-1a then a SplitMix64 finaliser).
-pub fn hash(seed: u64, salt: &str, identity: &str, attempt: u64) -> u64 {
+pub(crate) fn hash(seed: u64, salt: &str, identity: &str, attempt: u64) -> u64 {
     let mut h: u64 = 0xCBF2_9CE4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {
@@ -346,7 +333,7 @@ mod tests {
     #[test]
     fn parses_flags_sizes_and_durations() {
         let spec: FaultSpec =
-            "task-fail, task-cancel=0.5, unknown-enums, bandwidth=4m, trickle=10k, latency=50ms, task-stuck=2s, retry-after-form=date"
+            "task-fail, task-cancel=0.5, unknown-enums, bandwidth=4MiB, trickle=10KiB, latency=50ms, task-stuck=2s, retry-after-form=date"
                 .parse()
                 .unwrap();
         assert_eq!(spec.retry_after_form, Some(RetryAfterForm::Date));
@@ -401,12 +388,12 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("123"), Some(123));
-        assert_eq!(parse_size("64k"), Some(65536));
-        assert_eq!(parse_size("10MB"), Some(10 << 20));
-        assert_eq!(parse_size("1g"), Some(1 << 30));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("5 parsecs"), None);
+    fn sizes_are_decimal_or_binary_as_written() {
+        let spec: FaultSpec = "bandwidth=4MB,trickle=64KiB".parse().unwrap();
+        assert_eq!(spec.bandwidth, Some(4_000_000));
+        assert_eq!(spec.trickle, Some(65_536));
+        let spec: FaultSpec = "bandwidth=123".parse().unwrap();
+        assert_eq!(spec.bandwidth, Some(123));
+        assert!("bandwidth=5 parsecs".parse::<FaultSpec>().is_err());
     }
 }

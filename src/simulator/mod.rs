@@ -40,8 +40,8 @@
 //! | `reset=P` | TCP reset in the middle of a chunk, file or dump download |
 //! | `truncate=P` | download body ends before its `Content-Length` |
 //! | `slow=P` | download body trickled at the `trickle` rate |
-//! | `trickle=BYTES` | bytes per second of a slow body (default `64k`) |
-//! | `bandwidth=BYTES` | per-connection cap, bytes per second (e.g. `4m`) |
+//! | `trickle=BYTES` | bytes per second of a slow body (default `64KiB`) |
+//! | `bandwidth=BYTES` | per-connection cap, bytes per second (e.g. `4MB`) |
 //! | `latency=DURATION` | delay before every answer (e.g. `50ms`) |
 //! | `token-ttl=DURATION` | token lifetime (e.g. `20s`, to expire tokens mid-run) |
 //! | `task-fail[=P]` | export task ends COMPLETE with `successful: false` and a failure dump |
@@ -49,10 +49,31 @@
 //! | `task-cancel[=P]` | export task is cancelled by the server (ends CANCELLED) |
 //! | `unknown-enums` | `LOCKED` models, `GRID_ALL_PAGES` exports, fields no client knows |
 //!
-//! `P` is a probability. Each decision is a hash of the seed, the request's method, path and
-//! query, and how many times that same request came before, so a run replays identically
-//! under the same `--seed`, whatever the order in which concurrent requests arrive.
+//! `P` is a probability; sizes are read by [`crate::units::parse_size`] (`4MB` is 4,000,000
+//! bytes, `4MiB` 4,194,304) and durations by [`crate::units::parse_duration`]. Each decision
+//! is a hash of the seed, the request's method, path and query, and how many times that same
+//! request came before, so a run replays identically under the same `--seed`, whatever the
+//! order in which concurrent requests arrive.
 //! Example: `--faults rate-limit=0.05,server-error=0.02,reset=0.01,truncate=0.01,token-ttl=20s`.
+//!
+//! # Files
+//!
+//! Imports go one way: `server` → `api`, `auth` → `http`, `tasks` → `state` → `content` →
+//! `config` → `format`, with `faults`, `conn` and `body` at the bottom.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`Simulator`] and the [`SimulatorHandle`] that observes and steers it |
+//! | `server.rs` | the router: every request to the auth service or the API, then logged |
+//! | `auth.rs` | the auth service: sign-in (Basic, certificate), refresh, validate, logout |
+//! | `api/` | the Integration API: discovery, exports and tasks, files and chunks |
+//! | `http.rs` | the endpoints' toolkit: request context, JSON and error answers, downloads |
+//! | `body.rs` | download body transformations: cut short, trickled, gzip |
+//! | `conn.rs` | connections with a bandwidth cap and a reset switch |
+//! | `state.rs`, `tasks.rs` | the tenant's live state; export tasks and their life cycle |
+//! | `config.rs` | [`SimulatorConfig`] from code or TOML |
+//! | `content.rs`, `format.rs` | export files' bytes; their layout, encoding, fixed content |
+//! | `faults.rs` | [`FaultSpec`] and the deterministic fault decisions |
 //!
 //! # For tests
 //!
@@ -79,29 +100,31 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-
 use crate::error::{Error, Result};
 
 mod api;
 mod auth;
+mod body;
 pub mod config;
-pub mod content;
-pub mod faults;
+mod conn;
+mod content;
+mod faults;
+mod format;
+mod http;
 mod server;
 mod state;
 mod tasks;
 
-pub use auth::basic_header;
 pub use config::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, Encoding, ExportConfig,
-    Layout, ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
+    DEFAULT_CHUNK_SIZE, DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, ExportConfig,
+    ModelAccess, ModelConfig, SimulatorConfig, UserConfig, WorkspaceConfig,
 };
-pub use content::{ExportContent, FixedContent};
+pub use content::ExportContent;
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
+pub use format::{Encoding, FixedContent, Layout};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
-use server::{ConnInfo, SimListener};
+use conn::SimListener;
 use state::Shared;
 
 /// Starts simulators.
@@ -125,20 +148,7 @@ impl Simulator {
             inner: listener,
             bandwidth: Arc::clone(&shared.bandwidth),
         };
-        let app = Router::new()
-            .fallback(server::handle)
-            .with_state(Arc::clone(&shared));
-        let stop = shared.stop.clone();
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<ConnInfo>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await });
-        let join = tokio::spawn(async move {
-            if let Err(e) = serve.await {
-                tracing::error!("simulator stopped: {e}");
-            }
-        });
+        let join = server::serve(listener, &shared);
         tracing::debug!("simulator listening on http://{local}");
         Ok(SimulatorHandle {
             shared,

@@ -97,7 +97,7 @@ async fn a_signal_during_the_download_stops_and_leaves_the_old_file() {
     let mut config = sim::tenant(30_000, 16 << 10, 71);
     // About 1.6 MB at 8 × 48 KB/s: several seconds of download.
     config.gzip = false;
-    config.faults = "bandwidth=48k".parse().unwrap();
+    config.faults = "bandwidth=48KiB".parse().unwrap();
     let sim = Arc::new(sim::start(config).await);
     for (signal, code, name) in SIGNALS {
         let dir = tempdir();

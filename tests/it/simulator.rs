@@ -1622,7 +1622,7 @@ async fn slow_bandwidth_and_latency_still_deliver_the_right_bytes() {
     )
     .await;
     sim.set_faults(
-        "slow=1,trickle=4m,bandwidth=8m,latency=5ms"
+        "slow=1,trickle=4MiB,bandwidth=8MiB,latency=5ms"
             .parse()
             .unwrap(),
     );

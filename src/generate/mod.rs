@@ -18,7 +18,7 @@
 //! Rows are written in blocks of [`Generator::block_rows`] rows. Block `i` is a pure function of
 //! the configuration and `i` ([`Generator::write_block`]); block 0 starts with the BOM (if any)
 //! and the header. This lets the simulator serve any byte range of a multi-gigabyte export by
-//! keeping only the byte offset of each block ([`BlockIndex`]).
+//! keeping only the byte offset of each block (`BlockIndex`).
 //!
 //! # Rows
 //!
@@ -37,8 +37,34 @@
 //! item whose value happens to be whole is written without a fraction (`98000`), as Anaplan
 //! does. Blank values are empty, unquoted fields, even with [`GeneratorConfig::quote_all`], so
 //! they always read back as null.
+//!
+//! # Files
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`GeneratorConfig`], [`Generator`]: which row gets which intersection and value |
+//! | `row.rs` | the row model: line items, their formats and value recipes, [`GeneratedRow`] |
+//! | `members.rs` | dimensions and their members |
+//! | `fields.rs` | CSV field quoting and number text, written straight into byte buffers |
+//! | `blocks.rs` | `Blocks`, `BlockIndex`, writing a whole file (optionally on several threads) |
+//! | `rng.rs` | the per-row random numbers and the intersection scramble |
 
 use std::io::{self, Write};
+
+mod blocks;
+mod fields;
+mod members;
+mod rng;
+mod row;
+
+pub(crate) use blocks::{BlockIndex, Blocks};
+pub(crate) use fields::encode_field;
+pub use row::{GeneratedRow, ValueKind};
+
+use fields::{write_decimal, write_int, write_padded};
+use members::{Dimension, EXTRA_DIMENSIONS, Field, PRODUCTS, REGIONS, VERSIONS, time_members};
+use rng::{Rng, coprime_multiplier};
+use row::{LineItem, STATUSES, TEXTS, Value, line_items};
 
 /// The most dimension columns the generator writes.
 pub const MAX_DIMENSIONS: usize = 32;
@@ -79,43 +105,6 @@ impl Default for GeneratorConfig {
     }
 }
 
-/// The format of a line item, and so of the values in its rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ValueKind {
-    /// A whole number, possibly negative: `1200`, `-12`.
-    Integer,
-    /// A number with up to 6 decimals, possibly negative: `98000.5`, `-3.25`, or whole.
-    Decimal,
-    /// `true` or `false`.
-    Boolean,
-    /// An ISO date: `2024-01-15`.
-    Date,
-    /// Free text, possibly with commas, quotes, line breaks and non-ASCII characters.
-    Text,
-    /// No value (an empty field).
-    Blank,
-}
-
-impl ValueKind {
-    /// True for [`ValueKind::Integer`] and [`ValueKind::Decimal`].
-    pub fn is_numeric(self) -> bool {
-        matches!(self, ValueKind::Integer | ValueKind::Decimal)
-    }
-}
-
-/// The ground truth of one generated row: the exact text of every field, unescaped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GeneratedRow {
-    /// The dimension members, one per dimension column, in header order.
-    pub dims: Vec<String>,
-    /// The line item.
-    pub line_item: String,
-    /// The value's exact text, `None` when blank.
-    pub value: Option<String>,
-    /// The format of the value ([`ValueKind::Blank`] when `value` is `None`).
-    pub kind: ValueKind,
-}
-
 /// A deterministic TSC export generator. Cheap to share (`&self` everywhere).
 #[derive(Clone, Debug)]
 pub struct Generator {
@@ -131,275 +120,6 @@ pub struct Generator {
     statuses: Vec<Vec<u8>>,
     header: Vec<u8>,
     eol: &'static [u8],
-}
-
-#[derive(Clone, Debug)]
-struct Dimension {
-    name: String,
-    /// Named members, encoded.
-    members: Vec<Field>,
-    /// Extra generated members `{prefix}{n:06}` after the named ones (the growing `Product`).
-    generated: u64,
-    generated_prefix: &'static str,
-}
-
-impl Dimension {
-    fn len(&self) -> u64 {
-        self.members.len() as u64 + self.generated
-    }
-
-    fn write(&self, i: u64, quote_all: bool, out: &mut Vec<u8>) {
-        if let Some(m) = self.members.get(i as usize) {
-            out.extend_from_slice(&m.csv);
-        } else {
-            let n = i - self.members.len() as u64 + 1;
-            if quote_all {
-                out.push(b'"');
-            }
-            out.extend_from_slice(self.generated_prefix.as_bytes());
-            write_padded(n, 6, out);
-            if quote_all {
-                out.push(b'"');
-            }
-        }
-    }
-
-    fn text(&self, i: u64) -> String {
-        if let Some(m) = self.members.get(i as usize) {
-            m.text.clone()
-        } else {
-            let mut out = self.generated_prefix.as_bytes().to_vec();
-            write_padded(i - self.members.len() as u64 + 1, 6, &mut out);
-            String::from_utf8(out).expect("ASCII")
-        }
-    }
-}
-
-/// A text with its CSV encoding for the configured quoting.
-#[derive(Clone, Debug)]
-struct Field {
-    text: String,
-    csv: Vec<u8>,
-}
-
-impl Field {
-    fn new(text: &str, quote_all: bool) -> Self {
-        let mut csv = Vec::with_capacity(text.len() + 2);
-        encode_field(text, quote_all, &mut csv);
-        Field {
-            text: text.to_owned(),
-            csv,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Recipe {
-    /// Integer in `[lo, hi)`, negated with probability `neg_pct`%.
-    Int {
-        lo: i64,
-        hi: i64,
-        neg_pct: u64,
-    },
-    /// Decimal `m / 10^scale` with `m` in `[lo, hi)`, negated with probability `neg_pct`%.
-    Dec {
-        lo: i64,
-        hi: i64,
-        scale: u32,
-        neg_pct: u64,
-    },
-    Bool,
-    Date,
-    /// One of the [`TEXTS`].
-    Text,
-    /// One of the [`STATUSES`].
-    Status,
-}
-
-#[derive(Clone, Debug)]
-struct LineItem {
-    name: Field,
-    recipe: Recipe,
-    kind: ValueKind,
-    blank_pct: u64,
-}
-
-/// A value decided for a row, before formatting.
-#[derive(Clone, Copy, Debug)]
-enum Value {
-    Blank,
-    Int(i64),
-    Dec { mantissa: i64, scale: u32 },
-    Bool(bool),
-    Date { year: u32, month: u32, day: u32 },
-    Text(usize),
-    Status(usize),
-}
-
-const VERSIONS: &[&str] = &["Actual", "Budget", "Forecast"];
-const REGIONS: &[&str] = &[
-    "North",
-    "South",
-    "East",
-    "West",
-    "Zürich",
-    "São Paulo",
-    "Köln, Germany",
-    "Île-de-France",
-    "東京",
-    "New York, NY",
-    "Total Company",
-];
-const PRODUCTS: &[&str] = &[
-    "Widget A",
-    "Widget B",
-    "Widget \"Pro\"",
-    "Gadget, Large",
-    "Gizmo Ω",
-    "Total Products",
-];
-const EXTRA_DIMENSIONS: &[(&str, &[&str])] = &[
-    (
-        "Channel",
-        &["Online", "Retail", "Partner, Indirect", "Total Channels"],
-    ),
-    ("Currency", &["EUR", "USD", "GBP", "JPY", "CHF"]),
-    (
-        "Cost Center",
-        &[
-            "CC-100 Sales",
-            "CC-200 R&D",
-            "CC-300 G&A",
-            "CC-900 \"Shared\"",
-        ],
-    ),
-    (
-        "Entity",
-        &["Acme GmbH", "Acme Inc.", "Acme Ltda.", "Acme Group"],
-    ),
-    ("Segment", &["Enterprise", "Mid-Market", "SMB"]),
-];
-const TEXTS: &[&str] = &[
-    "Promo, Q1 launch",
-    "On track",
-    "Delayed: supplier \"Acme\" late",
-    "Line one\nLine two",
-    "Prévision révisée à la hausse",
-    "Price increase 5%, effective FY24Q2",
-    "🚀 launch week",
-    "Review with \"Finance\", then sign off\nOwner: São Paulo team",
-    "Zürich office; see note",
-    "n/a",
-];
-const STATUSES: &[&str] = &["Open", "Closed", "On hold", "Approved – final"];
-
-fn line_items(numeric_only: bool, quote_all: bool) -> Vec<LineItem> {
-    use Recipe::{Bool, Date, Dec, Int, Status, Text};
-    let all: [(&str, Recipe, ValueKind, u64); 11] = [
-        (
-            "Revenue",
-            Dec {
-                lo: 0,
-                hi: 200_000_000,
-                scale: 2,
-                neg_pct: 4,
-            },
-            ValueKind::Decimal,
-            2,
-        ),
-        (
-            "Units",
-            Int {
-                lo: 0,
-                hi: 5000,
-                neg_pct: 2,
-            },
-            ValueKind::Integer,
-            2,
-        ),
-        (
-            "Unit Price",
-            Dec {
-                lo: 100,
-                hi: 100_000,
-                scale: 2,
-                neg_pct: 0,
-            },
-            ValueKind::Decimal,
-            1,
-        ),
-        (
-            "Cost",
-            Dec {
-                lo: 0,
-                hi: 150_000_000,
-                scale: 2,
-                neg_pct: 100,
-            },
-            ValueKind::Decimal,
-            2,
-        ),
-        (
-            "Margin %",
-            Dec {
-                lo: -5000,
-                hi: 8000,
-                scale: 4,
-                neg_pct: 0,
-            },
-            ValueKind::Decimal,
-            3,
-        ),
-        (
-            "Headcount",
-            Int {
-                lo: 0,
-                hi: 250,
-                neg_pct: 0,
-            },
-            ValueKind::Integer,
-            5,
-        ),
-        (
-            "FX Rate",
-            Dec {
-                lo: 500_000,
-                hi: 2_000_000,
-                scale: 6,
-                neg_pct: 0,
-            },
-            ValueKind::Decimal,
-            0,
-        ),
-        ("Active", Bool, ValueKind::Boolean, 2),
-        ("Launch Date", Date, ValueKind::Date, 10),
-        ("Status", Status, ValueKind::Text, 5),
-        ("Comment", Text, ValueKind::Text, 50),
-    ];
-    all.into_iter()
-        .filter(|(_, _, kind, _)| !numeric_only || kind.is_numeric())
-        .map(|(name, recipe, kind, blank_pct)| LineItem {
-            name: Field::new(name, quote_all),
-            recipe,
-            kind,
-            blank_pct,
-        })
-        .collect()
-}
-
-fn time_members() -> Vec<String> {
-    let mut out = Vec::new();
-    for year in 2023..=2025u32 {
-        let yy = year % 100;
-        for q in 1..=4u32 {
-            for m in (q - 1) * 3 + 1..=q * 3 {
-                out.push(format!("{year}-{m:02}"));
-            }
-            out.push(format!("FY{yy:02}Q{q}"));
-        }
-        out.push(format!("FY{yy:02}"));
-    }
-    out
 }
 
 impl Generator {
@@ -567,20 +287,7 @@ impl Generator {
 
     /// Writes the whole file to `w`, returning the number of bytes written.
     pub fn write_all(&self, w: &mut impl Write) -> io::Result<u64> {
-        let mut buf = Vec::with_capacity(1 << 20);
-        let mut total = 0u64;
-        for i in 0..self.block_count() {
-            self.write_block(i, &mut buf);
-            if buf.len() >= 1 << 19 {
-                w.write_all(&buf)?;
-                total += buf.len() as u64;
-                buf.clear();
-            }
-        }
-        w.write_all(&buf)?;
-        total += buf.len() as u64;
-        w.flush()?;
-        Ok(total)
+        blocks::write_all(self, w)
     }
 
     /// Writes the whole file to `w` using `threads` generating threads (blocks are still written
@@ -591,54 +298,7 @@ impl Generator {
         w: &mut (impl Write + Send),
         threads: usize,
     ) -> io::Result<u64> {
-        if threads <= 1 {
-            return self.write_all(w);
-        }
-        const BATCH_BLOCKS: u64 = 16;
-        let batches = self.block_count().div_ceil(BATCH_BLOCKS);
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
-        // Buffers go round (fresh multi-megabyte allocations would page-fault every time).
-        let (pool_tx, pool_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(threads * 4);
-        for _ in 0..threads * 4 {
-            let _ = pool_tx.send(Vec::with_capacity(BATCH_BLOCKS as usize * 300_000));
-        }
-        let pool_rx = std::sync::Mutex::new(pool_rx);
-        let next = std::sync::atomic::AtomicU64::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (next, pool_rx) = (&next, &pool_rx);
-                s.spawn(move || {
-                    loop {
-                        // Take a buffer before a batch number, so the batch the writer waits
-                        // for always has a buffer.
-                        let buf = pool_rx
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .recv();
-                        let Ok(mut buf) = buf else { break };
-                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if b >= batches {
-                            break;
-                        }
-                        buf.clear();
-                        let end = ((b + 1) * BATCH_BLOCKS).min(self.block_count());
-                        for i in b * BATCH_BLOCKS..end {
-                            self.write_block(i, &mut buf);
-                        }
-                        if tx.send((b, buf)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            let result = write_in_order(&rx, &pool_tx, w);
-            // On a write error, stop the workers: dropping the channels fails their calls.
-            drop(rx);
-            drop(pool_tx);
-            result
-        })
+        blocks::write_all_parallel(self, w, threads)
     }
 
     /// The file's total size in bytes (generates everything, writing nothing).
@@ -702,38 +362,7 @@ impl Generator {
     /// Row `r`'s line item and value.
     fn decide(&self, r: u64) -> (usize, Value) {
         let li = (r % self.line_items.len() as u64) as usize;
-        let mut rng = Rng::new(self.config.seed, r);
-        let item = &self.line_items[li];
-        let value = if rng.below(100) < item.blank_pct {
-            Value::Blank
-        } else {
-            match item.recipe {
-                Recipe::Int { lo, hi, neg_pct } => {
-                    let v = lo + rng.below((hi - lo) as u64) as i64;
-                    Value::Int(if rng.below(100) < neg_pct { -v } else { v })
-                }
-                Recipe::Dec {
-                    lo,
-                    hi,
-                    scale,
-                    neg_pct,
-                } => {
-                    let m = lo + rng.below((hi - lo) as u64) as i64;
-                    Value::Dec {
-                        mantissa: if rng.below(100) < neg_pct { -m } else { m },
-                        scale,
-                    }
-                }
-                Recipe::Bool => Value::Bool(rng.below(2) == 1),
-                Recipe::Date => Value::Date {
-                    year: 2020 + rng.below(7) as u32,
-                    month: 1 + rng.below(12) as u32,
-                    day: 1 + rng.below(28) as u32,
-                },
-                Recipe::Text => Value::Text(rng.below(TEXTS.len() as u64) as usize),
-                Recipe::Status => Value::Status(rng.below(STATUSES.len() as u64) as usize),
-            }
-        };
+        let value = self.line_items[li].decide(&mut Rng::new(self.config.seed, r));
         (li, value)
     }
 
@@ -801,37 +430,6 @@ impl Generator {
     }
 }
 
-/// Writes `(sequence number, bytes)` messages to `w` in sequence order.
-fn write_in_order(
-    rx: &std::sync::mpsc::Receiver<(u64, Vec<u8>)>,
-    pool: &std::sync::mpsc::SyncSender<Vec<u8>>,
-    w: &mut impl Write,
-) -> io::Result<u64> {
-    let mut pending = std::collections::BTreeMap::new();
-    let mut want = 0u64;
-    let mut total = 0u64;
-    for (b, buf) in rx {
-        pending.insert(b, buf);
-        while let Some(buf) = pending.remove(&want) {
-            w.write_all(&buf)?;
-            total += buf.len() as u64;
-            want += 1;
-            let _ = pool.try_send(buf);
-        }
-    }
-    w.flush()?;
-    Ok(total)
-}
-
-/// Anything whose bytes come in independently generated blocks: the [`Generator`], and the
-/// simulator's other export layouts and encodings built on it.
-pub trait Blocks: Send + Sync {
-    /// Number of blocks (at least 1).
-    fn block_count(&self) -> u64;
-    /// Appends block `i`; the bytes depend only on the source and `i`.
-    fn write_block(&self, i: u64, out: &mut Vec<u8>);
-}
-
 impl Blocks for Generator {
     fn block_count(&self) -> u64 {
         Generator::block_count(self)
@@ -842,212 +440,9 @@ impl Blocks for Generator {
     }
 }
 
-/// The byte offset of every block of a generated file, so any byte range can be produced by
-/// generating only the blocks it overlaps. Building it generates the file once (in memory, a
-/// block at a time); it holds 8 bytes per block.
-#[derive(Clone, Debug)]
-pub struct BlockIndex {
-    /// `offsets[i]` is where block `i` starts; the last entry is the file size.
-    offsets: Vec<u64>,
-}
-
-impl BlockIndex {
-    /// Generates every block once to measure it.
-    pub fn build(generator: &dyn Blocks) -> Self {
-        let n = generator.block_count();
-        let mut offsets = Vec::with_capacity(n as usize + 1);
-        let mut buf = Vec::with_capacity(1 << 20);
-        let mut at = 0u64;
-        for i in 0..n {
-            offsets.push(at);
-            buf.clear();
-            generator.write_block(i, &mut buf);
-            at += buf.len() as u64;
-        }
-        offsets.push(at);
-        BlockIndex { offsets }
-    }
-
-    /// The file size in bytes.
-    pub fn total_bytes(&self) -> u64 {
-        *self.offsets.last().unwrap_or(&0)
-    }
-
-    /// Number of blocks.
-    pub fn block_count(&self) -> u64 {
-        self.offsets.len() as u64 - 1
-    }
-
-    /// The byte range of block `i`.
-    pub fn block_range(&self, i: u64) -> std::ops::Range<u64> {
-        self.offsets[i as usize]..self.offsets[i as usize + 1]
-    }
-
-    /// The block holding byte `offset` (the last block when `offset` is at or past the end).
-    pub fn block_at(&self, offset: u64) -> u64 {
-        // offsets is sorted; find the last start <= offset.
-        let i = self.offsets.partition_point(|&o| o <= offset);
-        (i.saturating_sub(1) as u64).min(self.block_count().saturating_sub(1))
-    }
-
-    /// Appends bytes `range` of the file to `out`, generating only the blocks it overlaps.
-    pub fn write_range(
-        &self,
-        generator: &dyn Blocks,
-        range: std::ops::Range<u64>,
-        out: &mut Vec<u8>,
-    ) {
-        let end = range.end.min(self.total_bytes());
-        if range.start >= end {
-            return;
-        }
-        let mut buf = Vec::new();
-        let mut i = self.block_at(range.start);
-        while i < self.block_count() {
-            let block = self.block_range(i);
-            if block.start >= end {
-                break;
-            }
-            buf.clear();
-            generator.write_block(i, &mut buf);
-            let from = range.start.max(block.start) - block.start;
-            let to = end.min(block.end) - block.start;
-            out.extend_from_slice(&buf[from as usize..to as usize]);
-            i += 1;
-        }
-    }
-}
-
-/// Appends `text` as a CSV field: quoted when `quote_all` or when it holds a comma, a quote or
-/// a line break, with quotes doubled (RFC 4180).
-pub fn encode_field(text: &str, quote_all: bool, out: &mut Vec<u8>) {
-    let needs = quote_all
-        || text
-            .bytes()
-            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
-    if !needs {
-        out.extend_from_slice(text.as_bytes());
-        return;
-    }
-    out.push(b'"');
-    for &b in text.as_bytes() {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-}
-
-/// Appends the decimal digits of `n`.
-fn write_u64(mut n: u64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Appends `n` zero-padded to at least `width` digits.
-fn write_padded(n: u64, width: usize, out: &mut Vec<u8>) {
-    let mut digits = 1;
-    let mut m = n / 10;
-    while m > 0 {
-        digits += 1;
-        m /= 10;
-    }
-    for _ in digits..width {
-        out.push(b'0');
-    }
-    write_u64(n, out);
-}
-
-fn write_int(i: i64, out: &mut Vec<u8>) {
-    if i < 0 {
-        out.push(b'-');
-    }
-    write_u64(i.unsigned_abs(), out);
-}
-
-/// Appends `mantissa / 10^scale` without trailing zeros or exponent, like `f64`'s `Display`.
-fn write_decimal(mantissa: i64, scale: u32, out: &mut Vec<u8>) {
-    let pow = 10u64.pow(scale);
-    let abs = mantissa.unsigned_abs();
-    let (int, mut frac) = (abs / pow, abs % pow);
-    if mantissa < 0 {
-        out.push(b'-');
-    }
-    write_u64(int, out);
-    if frac != 0 {
-        let mut width = scale as usize;
-        while frac % 10 == 0 {
-            frac /= 10;
-            width -= 1;
-        }
-        out.push(b'.');
-        write_padded(frac, width, out);
-    }
-}
-
-/// A multiplier coprime to `n` (so `x * m mod n` is a bijection), chosen from the seed.
-fn coprime_multiplier(n: u64, seed: u64) -> u64 {
-    if n <= 2 {
-        return 1;
-    }
-    let mut m = (mix(seed ^ 0x5851_F42D_4C95_7F2D) % n).max(2) | 1;
-    loop {
-        if m >= n {
-            // 1 is coprime to everything: the loop always ends.
-            m = 1;
-        }
-        if gcd(m, n) == 1 {
-            return m;
-        }
-        m += 2;
-    }
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
-/// SplitMix64's finaliser.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A tiny per-row generator (SplitMix64), seeded from `(seed, row)`.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, row: u64) -> Self {
-        Rng(mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ mix(row)))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
-    }
-
-    /// A number in `[0, n)` (`n` > 0); the bias is negligible for the small `n` used here.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::rng::gcd;
     use super::*;
 
     fn bytes(config: &GeneratorConfig) -> Vec<u8> {
