@@ -104,7 +104,9 @@ pub fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(code) => code,
-        Err(e) => report(&e),
+        // A setting error that reaches the top came from a flag (a jobs file's are reported
+        // with their keys where they are read).
+        Err(e) => report(&as_flags(e)),
     }
 }
 

@@ -793,7 +793,7 @@ async fn check_reports_an_unknown_name_and_a_bad_output_together_and_exports_not
         );
         assert!(
             stderr.contains(
-                "badurl: --output ftp://files.example.com/hc.parquet: unsupported destination"
+                "badurl: output: unsupported destination ftp://files.example.com/hc.parquet"
             ),
             "{stderr}"
         );
