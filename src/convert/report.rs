@@ -140,13 +140,7 @@ mod tests {
     #[test]
     fn decisions_name_every_choice() {
         let (plan, stats) = (plan(), stats());
-        let evidence = Evidence {
-            plan: &plan,
-            stats: &stats,
-            from_earlier_pass: false,
-            sample_rows: 4,
-            total_rows: 10,
-        };
+        let evidence = evidence(&plan, &stats, 10);
         assert_eq!(
             evidence.decisions(),
             [
@@ -178,13 +172,7 @@ mod tests {
     #[test]
     fn metadata_json_lists_columns_and_their_origin() {
         let (plan, stats) = (plan(), stats());
-        let evidence = Evidence {
-            plan: &plan,
-            stats: &stats,
-            from_earlier_pass: false,
-            sample_rows: 4,
-            total_rows: 4,
-        };
+        let evidence = evidence(&plan, &stats, 4);
         let json: serde_json::Value = serde_json::from_str(&evidence.metadata_json()).unwrap();
         assert_eq!(json["sample_rows"], 4);
         assert_eq!(json["value_number"], "Value_number");

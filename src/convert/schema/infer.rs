@@ -10,15 +10,15 @@ use super::types::{ColumnType, Fits};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnStats {
     /// Types every non-null value so far fits.
-    pub fits: Fits,
+    pub(crate) fits: Fits,
     /// Non-null values seen.
-    pub non_null: u64,
+    pub(crate) non_null: u64,
     /// Values that are numbers (integers or decimals).
-    pub numeric: u64,
+    pub(crate) numeric: u64,
     /// Values that are booleans.
-    pub boolean: u64,
+    pub(crate) boolean: u64,
     /// Values that are dates or timestamps.
-    pub temporal: u64,
+    pub(crate) temporal: u64,
 }
 
 impl Default for ColumnStats {
@@ -35,14 +35,14 @@ impl Default for ColumnStats {
 
 impl ColumnStats {
     /// Takes one more value into account.
-    pub fn observe(&mut self, value: Option<&str>) {
+    pub(crate) fn observe(&mut self, value: Option<&str>) {
         if let Some(v) = value {
             self.observe_classified(classify(v));
         }
     }
 
     /// Takes one more non-null value into account, already classified.
-    pub fn observe_classified(&mut self, f: Fits) {
+    pub(crate) fn observe_classified(&mut self, f: Fits) {
         self.fits = self.fits.and(f);
         self.non_null += 1;
         if f.contains(ColumnType::Float64) {
@@ -63,7 +63,7 @@ impl ColumnStats {
 
     /// The type these values call for: the narrowest type all of them fit; text when there
     /// were no values at all.
-    pub fn inferred(&self) -> ColumnType {
+    pub(crate) fn inferred(&self) -> ColumnType {
         if self.non_null == 0 {
             ColumnType::Utf8
         } else {
@@ -72,18 +72,18 @@ impl ColumnStats {
     }
 
     /// Values that are none of number, boolean, date: free text.
-    pub fn text(&self) -> u64 {
+    pub(crate) fn text(&self) -> u64 {
         self.non_null - self.numeric - self.boolean - self.temporal
     }
 
     /// True when the column is text only because numbers are mixed with other kinds of
     /// values: the case for a `Value_number` companion.
-    pub fn is_mixed_with_numbers(&self) -> bool {
+    pub(crate) fn is_mixed_with_numbers(&self) -> bool {
         self.inferred() == ColumnType::Utf8 && self.numeric > 0 && self.numeric < self.non_null
     }
 
     /// One line describing the mix, e.g. `62% numbers, 20% text, 10% booleans, 8% dates`.
-    pub fn describe_mix(&self) -> String {
+    pub(crate) fn describe_mix(&self) -> String {
         let pct = |n: u64| (n as f64 * 100.0 / self.non_null.max(1) as f64).round();
         let mut parts = Vec::new();
         for (n, what) in [
@@ -105,20 +105,24 @@ impl ColumnStats {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stats(values: &[&str]) -> ColumnStats {
+impl ColumnStats {
+    /// The statistics of `values` (`""` is null), for tests.
+    pub(crate) fn of(values: &[&str]) -> Self {
         let mut s = ColumnStats::default();
         for v in values {
             s.observe((!v.is_empty()).then_some(*v));
         }
         s
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn mix_description() {
-        let s = stats(&["1", "2", "x", "true"]);
+        let s = ColumnStats::of(&["1", "2", "x", "true"]);
         assert_eq!(s.describe_mix(), "50% numbers, 25% text, 25% booleans");
     }
 }

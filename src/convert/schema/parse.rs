@@ -20,7 +20,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use super::types::{ColumnType, Fits};
 
 /// The types a non-empty text value fits.
-pub fn classify(s: &str) -> Fits {
+pub(crate) fn classify(s: &str) -> Fits {
     let b = s.as_bytes();
     let Some(&first) = b.first() else {
         return Fits::ALL;
@@ -53,7 +53,7 @@ pub fn classify(s: &str) -> Fits {
 }
 
 /// `true` / `false`, any case.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") {
         Some(true)
     } else if s.eq_ignore_ascii_case("false") {
@@ -64,7 +64,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// A strict integer: optional `-`, no leading zeros, within range.
-pub fn parse_i64(s: &str) -> Option<i64> {
+pub(crate) fn parse_i64(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let (neg, digits) = match b.first()? {
         b'-' => (true, &b[1..]),
@@ -189,7 +189,7 @@ fn decimal_digits(s: &str) -> Option<usize> {
 }
 
 /// A decimal that a 64-bit float holds exactly (see the module docs).
-pub fn parse_f64_exact(s: &str) -> Option<f64> {
+pub(crate) fn parse_f64_exact(s: &str) -> Option<f64> {
     if let Some(v) = fast_decimal(s) {
         return Some(v);
     }
@@ -206,7 +206,7 @@ pub fn parse_f64_exact(s: &str) -> Option<f64> {
 }
 
 /// Any decimal, approximated: what `Value_number` holds.
-pub fn parse_f64_lenient(s: &str) -> Option<f64> {
+pub(crate) fn parse_f64_lenient(s: &str) -> Option<f64> {
     if let Some(v) = fast_decimal(s) {
         return Some(v);
     }
@@ -236,7 +236,7 @@ fn normalize(s: &str) -> (bool, String, i64) {
 }
 
 /// `YYYY-MM-DD` as days since 1970-01-01.
-pub fn parse_date(s: &str) -> Option<i32> {
+pub(crate) fn parse_date(s: &str) -> Option<i32> {
     let d = parse_naive_date(s)?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
     i32::try_from((d - epoch).num_days()).ok()
@@ -260,7 +260,7 @@ fn digits_value(b: &[u8]) -> Option<u32> {
 }
 
 /// `YYYY-MM-DD[ T]HH:MM:SS[.ffffff]` as microseconds since the epoch (no time zone).
-pub fn parse_timestamp(s: &str) -> Option<i64> {
+pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19 || (b[10] != b' ' && b[10] != b'T') || b[13] != b':' || b[16] != b':' {
         return None;

@@ -192,11 +192,7 @@ mod tests {
     }
 
     fn stats(values: &[&str]) -> ColumnStats {
-        let mut s = ColumnStats::default();
-        for v in values {
-            s.observe((!v.is_empty()).then_some(*v));
-        }
-        s
+        ColumnStats::of(values)
     }
 
     #[test]

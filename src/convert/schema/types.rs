@@ -77,13 +77,13 @@ impl FromStr for ColumnType {
 
 /// The set of types a value fits (text always fits, so it is not in the set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Fits(u8);
+pub(crate) struct Fits(u8);
 
 impl Fits {
     /// Fits every type: the starting point before any value was seen.
-    pub const ALL: Fits = Fits(0b1_1111);
+    pub(crate) const ALL: Fits = Fits(0b1_1111);
     /// Fits no typed column: only text.
-    pub const NONE: Fits = Fits(0);
+    pub(crate) const NONE: Fits = Fits(0);
 
     const fn bit(t: ColumnType) -> u8 {
         match t {
@@ -97,25 +97,25 @@ impl Fits {
     }
 
     /// True when the set holds `t` (Utf8 is always held).
-    pub fn contains(self, t: ColumnType) -> bool {
+    pub(crate) fn contains(self, t: ColumnType) -> bool {
         t == ColumnType::Utf8 || self.0 & Self::bit(t) != 0
     }
 
     /// Types both sets hold.
     #[must_use]
-    pub fn and(self, other: Fits) -> Fits {
+    pub(crate) fn and(self, other: Fits) -> Fits {
         Fits(self.0 & other.0)
     }
 
     /// Adds `t`.
     #[must_use]
-    pub fn with(self, t: ColumnType) -> Fits {
+    pub(crate) fn with(self, t: ColumnType) -> Fits {
         Fits(self.0 | Self::bit(t))
     }
 
     /// The narrowest type of the set, in the order Boolean, Int64, Float64, Date32,
     /// Timestamp; Utf8 when the set is empty.
-    pub fn best(self) -> ColumnType {
+    pub(crate) fn best(self) -> ColumnType {
         [
             ColumnType::Boolean,
             ColumnType::Int64,
