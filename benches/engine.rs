@@ -1,5 +1,5 @@
 //! Engine benchmarks on generated Tabular Single Column data (seeded, so every run sees the
-//! same bytes): CSV decoding (batch-size sweep), typing, Parquet encoding (codec sweep), and
+//! same bytes): CSV reading (transcoding and decoding, batch-size sweep), typing, Parquet encoding (codec sweep), and
 //! the whole `convert` pipeline (decode and encode on their own threads).
 //!
 //! `cargo bench --bench engine`. The 1 GB end-to-end figure and peak memory come from the
@@ -10,14 +10,15 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use anaplan_parquet::convert::text::decode::{CsvDecoder, TextBatch};
-use anaplan_parquet::sink::Destination;
-use anaplan_parquet::convert::encode::{Output, ParquetEncoder, writer_properties};
-use anaplan_parquet::convert::{self, Codec, EngineOptions, ParquetOptions, RunContext};
+use anaplan_parquet::convert::internals::{
+    Output, ParquetEncoder, TextBatch, convert_column, number_column, read_all, writer_properties,
+};
+use anaplan_parquet::convert::{
+    self, Codec, ColumnType, CsvOptions, EngineOptions, ParquetOptions, RunContext,
+};
 use anaplan_parquet::generate::{Generator, GeneratorConfig};
-use anaplan_parquet::convert::schema::ColumnType;
+use anaplan_parquet::sink::Destination;
 use anaplan_parquet::source::MemorySource;
-use anaplan_parquet::convert::schema::typed::{convert_column, number_column};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
@@ -37,28 +38,25 @@ fn data(numeric_only: bool) -> Vec<u8> {
     out
 }
 
-fn decode_all(input: &[u8], batch_rows: usize) -> Vec<TextBatch> {
-    let mut dec = CsvDecoder::new(b',', batch_rows);
-    let mut batches = Vec::new();
-    for piece in input.chunks(1 << 20) {
-        let mut rest = piece;
-        while !rest.is_empty() {
-            let used = dec.decode(rest).expect("valid");
-            rest = &rest[used..];
-            if !rest.is_empty()
-                && let Some(b) = dec.flush()
-            {
-                batches.push(b);
-            }
-        }
-    }
-    dec.finish().expect("valid");
-    batches.extend(dec.flush());
-    batches
+/// The input in pieces of 1 MiB, as a file is read.
+fn pieces(input: &[u8]) -> Vec<Bytes> {
+    let whole = Bytes::copy_from_slice(input);
+    (0..input.len())
+        .step_by(1 << 20)
+        .map(|start| whole.slice(start..input.len().min(start + (1 << 20))))
+        .collect()
+}
+
+/// Transcodes (UTF-8: validates) and decodes every piece, as the engine's decoder thread does.
+fn decode_all(pieces: &[Bytes], batch_rows: usize) -> Vec<TextBatch> {
+    read_all(pieces, &CsvOptions::default(), batch_rows)
+        .expect("valid")
+        .1
 }
 
 fn bench_decode(c: &mut Criterion) {
     let input = data(false);
+    let pieces = pieces(&input);
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.sample_size(10);
@@ -66,14 +64,14 @@ fn bench_decode(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("csv_to_text_columns", batch_rows),
             &batch_rows,
-            |b, &n| b.iter(|| black_box(decode_all(&input, n))),
+            |b, &n| b.iter(|| black_box(decode_all(&pieces, n))),
         );
     }
     group.finish();
 }
 
 fn typed_batches(input: &[u8]) -> Vec<RecordBatch> {
-    let batches = decode_all(input, 16_384);
+    let batches = decode_all(&pieces(input), 16_384);
     let header = Generator::new(GeneratorConfig::default()).header();
     let mut fields: Vec<Field> = header
         .iter()
@@ -93,7 +91,7 @@ fn typed_batches(input: &[u8]) -> Vec<RecordBatch> {
 
 fn bench_typing(c: &mut Criterion) {
     let input = data(true);
-    let batches = decode_all(&input, 16_384);
+    let batches = decode_all(&pieces(&input), 16_384);
     let mut group = c.benchmark_group("typing");
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.sample_size(10);

@@ -1,4 +1,4 @@
-//! The real engine (`engine::convert` to a local file) on arbitrary bytes, whole and cut into
+//! The real engine (`convert::convert` to a local file) on arbitrary bytes, whole and cut into
 //! chunks: see `anaplan_parquet_fuzz::check_engine`.
 
 #![no_main]

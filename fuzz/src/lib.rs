@@ -2,9 +2,11 @@
 //! input, split points), run it whole and split, and check that both give the same result
 //! and that the result makes sense.
 //!
-//! - [`check_decode`] runs the decoding path the way the engine's decoder thread does
-//!   (transcoder, push CSV decoder, header clean-up, inference over every row, typed
-//!   conversion) without threads or I/O, so it runs tens of thousands of cases a second.
+//! - [`check_decode`] runs the decoding path the way the engine's decoder thread does (the
+//!   engine's text reader, header clean-up, inference over every row, typed conversion)
+//!   without threads or I/O, so it runs tens of thousands of cases a second. The reader's own
+//!   invariants (valid UTF-8 from the transcoder, the decoder's progress) are debug assertions,
+//!   on in fuzz builds.
 //! - [`check_engine`] runs the real [`anaplan_parquet::convert::convert`] on pieces labelled as
 //!   Anaplan chunks, to a local destination, and reads the Parquet back: slower, but it covers
 //!   the orchestration (late widening and the second pass, chunk positions, no partial output).
@@ -13,17 +15,16 @@
 
 use std::sync::{Arc, OnceLock};
 
-use anaplan_parquet::convert::text::decode::{CsvDecoder, TextBatch};
-use anaplan_parquet::sink::Destination;
+use anaplan_parquet::convert::internals::{
+    ColumnStats, clean_header, convert_column, decide_plan, number_column, read_all,
+};
 use anaplan_parquet::convert::{
-    self, CsvOptions, EngineOptions, InferRows, InputEncoding, ParquetOptions, RunContext,
-    SchemaOptions,
+    self, CsvOptions, EngineOptions, InferRows, InputEncoding, Layout, ParquetOptions,
+    RunContext, SchemaOptions,
 };
 use anaplan_parquet::error::{DataError, Error, Position};
-use anaplan_parquet::convert::schema::{ColumnStats, Layout, Plan, clean_header};
+use anaplan_parquet::sink::Destination;
 use anaplan_parquet::source::{Piece, PieceStream, Source};
-use anaplan_parquet::convert::text::transcode::{Transcoded, Transcoder};
-use anaplan_parquet::convert::schema::typed::{convert_column, number_column};
 use arrow::array::{Array, ArrayData, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
@@ -149,22 +150,13 @@ pub struct Decoded {
 
 /// Runs the decoding path over `pieces`.
 pub fn decode(case: &Case<'_>, pieces: &[&[u8]]) -> Result<Decoded, DataError> {
-    let mut transcoder = Transcoder::new(case.encoding);
-    let mut decoder = CsvDecoder::new(case.delimiter, case.batch_rows);
-    let mut batches: Vec<TextBatch> = Vec::new();
-    let utf8 = case.encoding == InputEncoding::Utf8;
-    for piece in pieces {
-        let out = transcoder.feed(&Bytes::copy_from_slice(piece));
-        feed(out, &transcoder, &mut decoder, &mut batches, utf8)?;
-    }
-    let out = transcoder.finish();
-    feed(out, &transcoder, &mut decoder, &mut batches, utf8)?;
-    decoder
-        .finish()
-        .map_err(|e| raw_position(e, transcoder.skipped(), utf8))?;
-    batches.extend(decoder.flush());
-
-    let Some(raw_header) = decoder.header().map(<[String]>::to_vec) else {
+    let csv = CsvOptions {
+        delimiter: case.delimiter,
+        encoding: case.encoding,
+    };
+    let pieces: Vec<Bytes> = pieces.iter().map(|p| Bytes::copy_from_slice(p)).collect();
+    let (raw_header, batches) = read_all(&pieces, &csv, case.batch_rows)?;
+    let Some(raw_header) = raw_header else {
         return Err(DataError::new(
             "empty input: there is no header line",
             Position::default(),
@@ -183,7 +175,7 @@ pub fn decode(case: &Case<'_>, pieces: &[&[u8]]) -> Result<Decoded, DataError> {
         infer_rows: InferRows::All,
         ..SchemaOptions::default()
     };
-    let plan = Plan::decide(&header, &stats, &options).expect("no overrides, no usage error");
+    let plan = decide_plan(&header, &stats, &options).expect("no overrides, no usage error");
     let schema = plan.arrow_schema();
     let mut text = Vec::new();
     let mut typed = Vec::new();
@@ -223,54 +215,6 @@ pub fn decode(case: &Case<'_>, pieces: &[&[u8]]) -> Result<Decoded, DataError> {
         text,
         typed,
     })
-}
-
-/// Feeds one transcoded piece to the decoder, as `DecodeStage::feed` does.
-fn feed(
-    out: Transcoded,
-    transcoder: &Transcoder,
-    decoder: &mut CsvDecoder,
-    batches: &mut Vec<TextBatch>,
-    utf8: bool,
-) -> Result<(), DataError> {
-    for part in &out.parts {
-        assert!(
-            std::str::from_utf8(part).is_ok(),
-            "the transcoder gave bad UTF-8"
-        );
-        let mut rest: &[u8] = part;
-        while !rest.is_empty() {
-            let used = decoder
-                .decode(rest)
-                .map_err(|e| raw_position(e, transcoder.skipped(), utf8))?;
-            assert!(used <= rest.len(), "decode used more than it was given");
-            rest = &rest[used..];
-            if !rest.is_empty() {
-                let batch = decoder.flush();
-                assert!(
-                    batch.is_some() || used > 0,
-                    "the decoder stopped without a batch to flush"
-                );
-                batches.extend(batch);
-            }
-        }
-    }
-    if let Some(err) = out.error {
-        let mut position = decoder.position();
-        position.byte = Some(err.byte);
-        return Err(DataError::new(err.message, position));
-    }
-    Ok(())
-}
-
-/// Decoded offsets are raw offsets (plus a BOM) for UTF-8 only, as in the engine.
-fn raw_position(mut e: DataError, skipped: u64, utf8: bool) -> DataError {
-    e.position.byte = if utf8 {
-        e.position.byte.map(|b| b + skipped)
-    } else {
-        None
-    };
-    e
 }
 
 /// The decoding target: whole and split give the same result, errors point at bytes that are

@@ -1,4 +1,4 @@
-//! Parquet encoding: writer properties, and an encoder whose output flows into a bounded
+//! Parquet encoding: the writer options, writer properties, and an encoder whose output flows into a bounded
 //! channel as blocks of bytes, so encoding (on its own threads) and uploading (async) overlap
 //! and a slow destination slows the encoder down instead of filling memory.
 //!
@@ -8,9 +8,9 @@
 //! [`ArrowColumnWriter`] to whichever thread is free. Row groups are then assembled in column
 //! order on the encoding thread.
 
-use std::io::{self, Write};
-
 use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, mpsc as std_mpsc};
 
 use arrow::datatypes::SchemaRef;
@@ -26,14 +26,58 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use tokio::sync::mpsc;
 
-use crate::convert::{Codec, ParquetOptions};
 use crate::error::{Error, Result};
 
+/// Parquet compression codecs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// Zstandard (level 1).
+    #[default]
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (raw).
+    Lz4,
+    /// Gzip.
+    Gzip,
+    /// No compression.
+    None,
+}
+
+/// Parquet writer options.
+#[derive(Clone, Debug)]
+pub struct ParquetOptions {
+    /// Compression codec.
+    pub compression: Codec,
+    /// Maximum rows per row group.
+    pub row_group_rows: usize,
+    /// Maximum encoded bytes per row group (bounds memory with wide text).
+    pub row_group_bytes: usize,
+    /// Extra key-value metadata (export names and ids, task id, ...).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Default maximum rows per row group.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+/// Default maximum encoded bytes per row group.
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 64 << 20;
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            compression: Codec::Zstd,
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+            metadata: Vec::new(),
+        }
+    }
+}
+
 /// Size of the byte blocks handed to the destination.
-pub const OUTPUT_BLOCK_BYTES: usize = 1 << 20;
+const OUTPUT_BLOCK_BYTES: usize = 1 << 20;
 
 /// The `created_by` string written into every file.
-pub fn created_by() -> String {
+fn created_by() -> String {
     format!(
         "anaplan-parquet version {} (parquet-rs)",
         env!("CARGO_PKG_VERSION")
@@ -71,17 +115,52 @@ pub enum Output {
     End,
 }
 
-/// `io::Write` into a bounded channel, in blocks. Blocks the encoding thread when the channel
-/// is full. Fails with `BrokenPipe` when the receiver is gone.
+/// The marker inside the I/O error a [`ChannelWriter`] fails with when the destination side
+/// went away: it tells that stop from a real encoding failure however the Parquet writer
+/// wraps the error.
 #[derive(Debug)]
-pub struct ChannelWriter {
+struct DestinationStopped;
+
+impl fmt::Display for DestinationStopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("destination stopped")
+    }
+}
+
+impl std::error::Error for DestinationStopped {}
+
+fn destination_stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, DestinationStopped)
+}
+
+/// True when `e`, or an error it wraps, is a [`DestinationStopped`].
+fn is_destination_stopped(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<DestinationStopped>()
+            || err
+                .downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .is_some_and(<dyn std::error::Error + Send + Sync>::is::<DestinationStopped>)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// `io::Write` into a bounded channel, in blocks. Blocks the encoding thread when the channel
+/// is full. Fails with a [`DestinationStopped`] error when the receiver is gone.
+#[derive(Debug)]
+struct ChannelWriter {
     buf: Vec<u8>,
     tx: mpsc::Sender<Output>,
 }
 
 impl ChannelWriter {
     /// A writer sending blocks of [`OUTPUT_BLOCK_BYTES`] into `tx`.
-    pub fn new(tx: mpsc::Sender<Output>) -> Self {
+    fn new(tx: mpsc::Sender<Output>) -> Self {
         ChannelWriter {
             buf: Vec::with_capacity(OUTPUT_BLOCK_BYTES),
             tx,
@@ -95,15 +174,15 @@ impl ChannelWriter {
         let block = std::mem::replace(&mut self.buf, Vec::with_capacity(OUTPUT_BLOCK_BYTES));
         self.tx
             .blocking_send(Output::Data(Bytes::from(block)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "destination stopped"))
+            .map_err(|_| destination_stopped())
     }
 
     /// Sends what is buffered, then the end marker.
-    pub fn finish(&mut self) -> io::Result<()> {
+    fn finish(&mut self) -> io::Result<()> {
         self.send_buf()?;
         self.tx
             .blocking_send(Output::End)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "destination stopped"))
+            .map_err(|_| destination_stopped())
     }
 }
 
@@ -124,7 +203,7 @@ impl Write for ChannelWriter {
 }
 
 /// Threads that encode columns, the encoding thread included.
-pub const ENCODE_THREADS: usize = 2;
+const ENCODE_THREADS: usize = 2;
 
 /// How an encoder stopped.
 #[derive(Debug)]
@@ -137,16 +216,10 @@ pub enum EncodeError {
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(map_parquet)`
 fn map_parquet(e: parquet::errors::ParquetError) -> EncodeError {
-    match &e {
-        parquet::errors::ParquetError::External(inner)
-            if inner
-                .downcast_ref::<io::Error>()
-                .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe) =>
-        {
-            EncodeError::Stopped
-        }
-        _ if e.to_string().contains("destination stopped") => EncodeError::Stopped,
-        _ => EncodeError::Failed(Error::Internal(format!("Parquet encoding failed: {e}"))),
+    if is_destination_stopped(&e) {
+        EncodeError::Stopped
+    } else {
+        EncodeError::Failed(Error::Internal(format!("Parquet encoding failed: {e}")))
     }
 }
 
@@ -237,8 +310,8 @@ pub struct ParquetEncoder {
     helpers: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for ParquetEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for ParquetEncoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParquetEncoder")
             .field("row_group", &self.row_group)
             .field("buffered_rows", &self.buffered_rows)

@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, StringArray};
+use arrow::array::StringArray;
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 
 use crate::error::{DataError, Position};
@@ -107,7 +107,7 @@ impl TextBatch {
 
 /// The push decoder.
 #[derive(Debug)]
-pub struct CsvDecoder {
+pub(crate) struct CsvDecoder {
     delimiter: u8,
     batch_rows: usize,
     state: State,
@@ -143,7 +143,7 @@ pub struct CsvDecoder {
 
 impl CsvDecoder {
     /// A decoder for `delimiter`, producing batches of at most `batch_rows` rows.
-    pub fn new(delimiter: u8, batch_rows: usize) -> Self {
+    pub(crate) fn new(delimiter: u8, batch_rows: usize) -> Self {
         assert!(batch_rows > 0, "batch_rows must be positive");
         CsvDecoder {
             delimiter,
@@ -173,7 +173,7 @@ impl CsvDecoder {
     }
 
     /// The header, once the first record is complete.
-    pub fn header(&self) -> Option<&[String]> {
+    pub(crate) fn header(&self) -> Option<&[String]> {
         if self.header_done {
             self.header.as_deref()
         } else {
@@ -181,18 +181,8 @@ impl CsvDecoder {
         }
     }
 
-    /// Data rows decoded so far (flushed or not).
-    pub fn rows_decoded(&self) -> u64 {
-        self.rows_total
-    }
-
-    /// Rows waiting in the current batch.
-    pub fn buffered_rows(&self) -> usize {
-        self.lines.len()
-    }
-
     /// Where the parse point is now: line, byte and the field being read.
-    pub fn position(&self) -> Position {
+    pub(crate) fn position(&self) -> Position {
         let column = if self.header_done || self.field > 0 {
             Some(self.field + 1)
         } else {
@@ -217,7 +207,7 @@ impl CsvDecoder {
 
     /// Decodes as much of `input` as fits in the current batch. Returns the bytes used; fewer
     /// than `input.len()` means the batch is full and must be flushed.
-    pub fn decode(&mut self, input: &[u8]) -> Result<usize, DataError> {
+    pub(crate) fn decode(&mut self, input: &[u8]) -> Result<usize, DataError> {
         if self.failed {
             return Err(DataError::new(
                 "decoder used after an error",
@@ -437,7 +427,7 @@ impl CsvDecoder {
     }
 
     /// Hands over the rows decoded since the last flush, if any.
-    pub fn flush(&mut self) -> Option<TextBatch> {
+    pub(crate) fn flush(&mut self) -> Option<TextBatch> {
         self.full = false;
         if self.lines.is_empty() {
             return None;
@@ -460,7 +450,7 @@ impl CsvDecoder {
 
     /// Ends the input. A last record without a line break is completed; an open quote is an
     /// error. Call [`CsvDecoder::flush`] afterwards for the last rows.
-    pub fn finish(&mut self) -> Result<(), DataError> {
+    pub(crate) fn finish(&mut self) -> Result<(), DataError> {
         if self.failed {
             return Err(DataError::new(
                 "decoder used after an error",
@@ -497,11 +487,6 @@ impl CsvDecoder {
         self.full = false;
         Ok(())
     }
-
-    /// True once the header record is complete.
-    pub fn has_header(&self) -> bool {
-        self.header_done
-    }
 }
 
 fn char_at(input: &[u8], i: usize) -> char {
@@ -512,59 +497,51 @@ fn char_at(input: &[u8], i: usize) -> char {
         .unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
-/// A header and its rows of text (`None` for null), as [`decode_all`] returns them.
-pub type DecodedText = (Vec<String>, Vec<Vec<Option<String>>>);
-
-/// Decodes a whole input (split at the given offsets) into header and rows. For tests and
-/// small inputs.
-pub fn decode_all(
-    input: &[u8],
-    delimiter: u8,
-    batch_rows: usize,
-    cuts: &[usize],
-) -> Result<DecodedText, DataError> {
-    let mut dec = CsvDecoder::new(delimiter, batch_rows);
-    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
-    let mut take = |batch: TextBatch| {
-        for r in 0..batch.num_rows() {
-            rows.push(
-                batch
-                    .columns
-                    .iter()
-                    .map(|c| c.is_valid(r).then(|| c.value(r).to_owned()))
-                    .collect(),
-            );
-        }
-    };
-    let mut prev = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
-        let mut piece = &input[prev..cut.max(prev)];
-        while !piece.is_empty() {
-            let used = dec.decode(piece)?;
-            piece = &piece[used..];
-            if let Some(b) = dec.flush() {
-                take(b);
-            }
-        }
-        prev = cut.max(prev);
-    }
-    dec.finish()?;
-    if let Some(b) = dec.flush() {
-        take(b);
-    }
-    let header = dec.header().map(<[String]>::to_vec).unwrap_or_default();
-    Ok((header, rows))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::text::reader::{CsvOptions, read_all};
+    use arrow::array::Array;
+    use bytes::Bytes;
     use proptest::prelude::*;
 
     type Rows = Vec<Vec<Option<String>>>;
 
     fn s(v: &str) -> Option<String> {
         (!v.is_empty()).then(|| v.to_owned())
+    }
+
+    /// Decodes `input` cut at `cuts` (offsets, in order) through the reader: the header and
+    /// every row.
+    fn decode_all(
+        input: &[u8],
+        delimiter: u8,
+        batch_rows: usize,
+        cuts: &[usize],
+    ) -> Result<(Vec<String>, Rows), DataError> {
+        let mut pieces = Vec::new();
+        let mut prev = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            pieces.push(Bytes::copy_from_slice(&input[prev..cut.max(prev)]));
+            prev = cut.max(prev);
+        }
+        let csv = CsvOptions {
+            delimiter,
+            ..CsvOptions::default()
+        };
+        let (header, batches) = read_all(&pieces, &csv, batch_rows)?;
+        let rows = batches
+            .iter()
+            .flat_map(|b| {
+                (0..b.num_rows()).map(|r| {
+                    b.columns
+                        .iter()
+                        .map(|c| c.is_valid(r).then(|| c.value(r).to_owned()))
+                        .collect()
+                })
+            })
+            .collect();
+        Ok((header.unwrap_or_default(), rows))
     }
 
     fn decode(input: &str) -> Result<(Vec<String>, Rows), DataError> {
@@ -663,19 +640,8 @@ mod tests {
 
     #[test]
     fn batches_record_lines_and_first_rows() {
-        let input = b"a\n1\n\"2\n2\"\n3\n4\n";
-        let mut dec = CsvDecoder::new(b',', 2);
-        let mut batches = Vec::new();
-        let mut rest: &[u8] = input;
-        while !rest.is_empty() {
-            let used = dec.decode(rest).unwrap();
-            rest = &rest[used..];
-            if let Some(b) = dec.flush() {
-                batches.push(b);
-            }
-        }
-        dec.finish().unwrap();
-        batches.extend(dec.flush());
+        let input = Bytes::from_static(b"a\n1\n\"2\n2\"\n3\n4\n");
+        let (_, batches) = read_all(&[input], &CsvOptions::default(), 2).unwrap();
         assert_eq!(batches.len(), 2);
         assert_eq!(batches[0].lines, vec![2, 3]);
         assert_eq!(batches[1].lines, vec![5, 6]);

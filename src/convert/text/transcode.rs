@@ -4,39 +4,52 @@
 //! offsets); the few bytes of an incomplete character are carried to the next piece. UTF-8
 //! input is validated and passed through without copying; a leading byte-order mark of the
 //! declared encoding is removed (UTF-8 and UTF-16LE; Latin-1 and Windows-1252 have none, so a
-//! UTF-8 mark in a file declared as either is text, as the declaration says). A NUL character is refused: CSV text never holds one, and a file full of
-//! them is almost always UTF-16 read as UTF-8.
+//! UTF-8 mark in a file declared as either is text, as the declaration says). A NUL character
+//! is refused: CSV text never holds one, and a file full of them is almost always UTF-16 read
+//! as UTF-8.
 //!
 //! On bad input [`Transcoder::feed`] still returns the valid UTF-8 that precedes the error, so
 //! the caller can decode it first and learn the line and column where the error sits.
 
 use bytes::Bytes;
 
-use crate::convert::InputEncoding;
+/// Text encodings accepted on input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputEncoding {
+    /// UTF-8 (a BOM is stripped).
+    #[default]
+    Utf8,
+    /// UTF-16 little endian (a BOM is stripped).
+    Utf16Le,
+    /// ISO-8859-1 (Latin-1): every byte is the code point of the same value.
+    Latin1,
+    /// Windows-1252.
+    Windows1252,
+}
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Why the input could not be transcoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TranscodeError {
+pub(crate) struct TranscodeError {
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// Offset of the first offending byte in the raw input.
-    pub byte: u64,
+    pub(crate) byte: u64,
 }
 
 /// UTF-8 produced from one piece, plus the error that stopped it, if any.
 #[derive(Debug, Default)]
-pub struct Transcoded {
+pub(crate) struct Transcoded {
     /// Valid UTF-8, in order. Empty pieces are left out.
-    pub parts: Vec<Bytes>,
+    pub(crate) parts: Vec<Bytes>,
     /// Set when the input turned bad after `parts`.
-    pub error: Option<TranscodeError>,
+    pub(crate) error: Option<TranscodeError>,
 }
 
 /// An incremental transcoder for one input stream.
 #[derive(Debug)]
-pub struct Transcoder {
+pub(crate) struct Transcoder {
     encoding: InputEncoding,
     /// Raw bytes held back: the start of the input until the BOM question is settled, or an
     /// incomplete UTF-8 character at the end of the previous piece.
@@ -54,7 +67,7 @@ pub struct Transcoder {
 
 impl Transcoder {
     /// A transcoder for `encoding`.
-    pub fn new(encoding: InputEncoding) -> Self {
+    pub(crate) fn new(encoding: InputEncoding) -> Self {
         let decoder = match encoding {
             InputEncoding::Utf8 | InputEncoding::Latin1 => None,
             // `new_decoder_with_bom_removal` strips a BOM of the encoding itself.
@@ -76,7 +89,7 @@ impl Transcoder {
 
     /// Raw bytes dropped before the first decoded byte (a UTF-8 byte-order mark): decoded
     /// offsets plus this are raw offsets, for UTF-8 input.
-    pub fn skipped(&self) -> u64 {
+    pub(crate) fn skipped(&self) -> u64 {
         self.skipped
     }
 
@@ -104,7 +117,7 @@ impl Transcoder {
     }
 
     /// Transcodes the next piece of raw input.
-    pub fn feed(&mut self, piece: &Bytes) -> Transcoded {
+    pub(crate) fn feed(&mut self, piece: &Bytes) -> Transcoded {
         let mut out = Transcoded::default();
         match self.encoding {
             InputEncoding::Utf8 => self.feed_utf8(piece, false, &mut out),
@@ -117,7 +130,7 @@ impl Transcoder {
     }
 
     /// Ends the input: anything still held back is either emitted or an error.
-    pub fn finish(&mut self) -> Transcoded {
+    pub(crate) fn finish(&mut self) -> Transcoded {
         let mut out = Transcoded::default();
         match self.encoding {
             InputEncoding::Utf8 => self.feed_utf8(&Bytes::new(), true, &mut out),
