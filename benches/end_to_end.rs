@@ -19,15 +19,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anaplan_parquet::export::{ExportJob, run_export};
+use anaplan_parquet::Secret;
 use anaplan_parquet::anaplan::task::PollOptions;
 use anaplan_parquet::anaplan::{AnaplanClient, ConnectionConfig, Credentials};
-use anaplan_parquet::sink::Destination;
 use anaplan_parquet::convert::{EngineOptions, RunContext};
-use anaplan_parquet::secret::Secret;
+use anaplan_parquet::export::{ExportJob, run_export};
 use anaplan_parquet::simulator::{
     DEFAULT_PASSWORD, DEFAULT_USERNAME, Simulator, SimulatorConfig, SimulatorHandle,
 };
+use anaplan_parquet::sink::Destination;
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 #[path = "../tests/it/support/s3.rs"]

@@ -26,7 +26,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anaplan_parquet::secret::Secret;
+use anaplan_parquet::Secret;
 use anaplan_parquet::simulator::{
     DEFAULT_PASSWORD, DEFAULT_USERNAME, Simulator, SimulatorConfig, SimulatorHandle,
 };

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use anaplan_parquet::Secret;
 use anaplan_parquet::generate::{Generator, GeneratorConfig};
-use anaplan_parquet::secret::Secret;
 use anaplan_parquet::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;

@@ -1,55 +1,84 @@
 //! # anaplan-parquet
 //!
-//! Pulls data out of Anaplan exports and lands it as Parquet, on local disk or in an object
-//! store, streaming with bounded memory and never leaving a partial file behind.
+//! Pulls data out of Anaplan and lands it as Parquet, on local disk or in an object store,
+//! streaming with bounded memory and never leaving a partial file behind.
 //!
 //! ## Data flow
 //!
+//! Everything runs one way, from where the bytes come from to where the Parquet goes:
+//!
 //! ```text
-//!  anaplan (auth, discovery, export task)          source (file, stdin)
-//!        │ chunk ids                                      │
-//!  fetch: ordered, concurrent, retried chunk GETs         │
-//!        └──────────────────────┬─────────────────────────┘
-//!                               ▼ Piece (bytes, chunk index)      [async reader task]
-//!                      bounded channel (backpressure)
-//!                               ▼                                  [decode thread]
-//!  transcode (encoding → UTF-8, BOM) → decode (CSV → text columns)
-//!      → schema (header, inference on a sample) → typed (text → typed Arrow arrays)
-//!                               ▼ RecordBatch, bounded channel
-//!  encode (Parquet writer, row groups bounded by rows and bytes)   [encode thread]
-//!                               ▼ bytes, bounded channel
-//!  destination (temp file + rename, or multipart upload; abort on failure)  [async]
+//!  cli (flags) ─┐                       jobs (a jobs file: many datasets, manifests, shards)
+//!               ▼                          │
+//!  settings: flags and jobs-file keys, validated once into the options below
+//!               │                          │
+//!  export: resolve names, run the task ────┤         (convert: a local file or stdin)
+//!      │      anaplan: the HTTP client (auth, discovery, tasks, chunks); knows no Parquet
+//!      ▼
+//!  source ─ the input seam (`Source`): ordered byte pieces with their chunk, replayable
+//!      │    file · stdin · memory · an export's chunks downloaded concurrently, in order
+//!      ▼ bounded channel (backpressure)                                   [reader task]
+//!  convert ─ the engine                                                   [decode thread]
+//!      text: transcode to UTF-8 → push CSV decoder → TextReader (positions: chunk, line, column)
+//!      schema: header, inference on a sample, the column plan, text → typed Arrow arrays
+//!      encode: Parquet writer, row groups bounded by rows and bytes       [encode thread]
+//!      replay: a late value that does not fit widens its column and writes a second pass
+//!      ▼ bounded channel
+//!  sink ─ the output seam (`Sink`): begin, write, commit or abort         [async]
+//!         local file (temp + rename) · object store (one builder for S3, GCS, Azure;
+//!         multipart upload) · append datasets · manifests
 //! ```
 //!
-//! A value after the inference sample that does not fit its column widens the column: the
-//! first pass is abandoned (nothing is published), the rest of the input is scanned for the
-//! final types, and a second pass writes the file ([`engine`]).
+//! ## The two seams
+//!
+//! A new input is a [`Source`]: pieces of CSV bytes in order, each labelled with the chunk it
+//! came from so errors can say where; sources that can be read again from the start say so,
+//! and the engine spools the others when a late widening needs a second pass. A new output is
+//! a [`Sink`]: the engine begins one file when it knows the schema, writes the encoded bytes,
+//! and commits (publishing atomically) or aborts (leaving nothing). Neither seam requires a
+//! change in the engine; see [`source`] and [`sink`] for examples.
+//!
+//! ```no_run
+//! # async fn demo() -> anaplan_parquet::Result<()> {
+//! use anaplan_parquet::convert::{self, EngineOptions, RunContext};
+//! use anaplan_parquet::sink::Destination;
+//! use anaplan_parquet::source::FileSource;
+//!
+//! let source = FileSource::new("export.csv");
+//! let sink = Destination::parse("s3://lake/export.parquet")?;
+//! let summary = convert::convert(&source, &sink, &EngineOptions::default(), &RunContext::default()).await?;
+//! println!("{} rows, {} bytes", summary.rows, summary.bytes_out);
+//! # Ok(()) }
+//! ```
 //!
 //! ## Layout
 //!
 //! | module | job |
 //! |---|---|
-//! | [`cli`] | command-line arguments, turned once into validated options; one file per command |
-//! | [`engine`] | orchestration of one conversion: stages, threads, channels, replay, summary |
-//! | [`source`] | input byte streams: file, stdin, memory |
-//! | [`transcode`] | incremental decoding of UTF-16LE / Latin-1 / Windows-1252 to UTF-8, BOM, validation |
-//! | [`decode`] | the push CSV decoder: bytes cut anywhere in, text columns out, positions kept |
-//! | [`schema`] | header names, type inference, overrides |
-//! | [`typed`] | text columns to typed Arrow arrays, and the `Value_number` companion |
-//! | [`encode`] | Parquet writer properties and the writer feeding a channel |
-//! | [`destination`] | local paths and object-store URLs, atomic publish, abort |
+//! | [`export`] | one export end to end: resolve names, run or adopt the task, download, convert |
+//! | [`jobs`] | many exports from one jobs file: checks, scheduling, shards, manifests |
+//! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
 //! | [`anaplan`] | the Anaplan client: authentication, discovery, export tasks, chunks |
-//! | [`retry`] | retry policy and classifier with jittered backoff and a time budget |
-//! | [`fetch`] | concurrent, ordered, bounded chunk download as a [`source::Source`] |
-//! | [`jobs`] | many exports from one jobs file |
-//! | [`generate`] | deterministic synthetic Tabular Single Column exports |
-//! | [`simulator`] | the embedded Anaplan simulator (auth service and Integration API) |
-//! | [`error`] | the error type and exit codes |
-//! | [`secret`], [`shutdown`], [`progress`], [`summary`], [`logging`] | small shared pieces |
+//! | [`convert`] | the engine: `text` (transcode, CSV decoder, reader), `schema` (types, inference, plan, typing), `encode`, the pipeline, spool and replay |
+//! | [`sink`] | local paths and object-store URLs: atomic publish, abort, append datasets, manifests |
+//! | [`error`] | the error type, its structured payloads, and the exit codes |
+//! | `simulator`, `generate` | the embedded Anaplan simulator and the synthetic export generator (feature `simulator`) |
+//! | `cli`, `settings` | the command line: clap arguments, and the one settings layer flags and jobs files share |
+//! | [`Progress`], [`Shutdown`], [`Secret`], [`RetryConfig`], [`RunSummary`] | small shared pieces |
+//!
+//! ## Features
+//!
+//! - `simulator` (default): the simulator, the generator and the `simulator`, `demo` and
+//!   `generate` commands (brings in axum).
+//! - `certificate` (default; implied by `simulator`): certificate sign-in (rsa, x509-cert).
+//!
+//! `cargo build --no-default-features` builds the library and the CLI with password sign-in
+//! only.
 
 #![deny(missing_docs)]
 
 pub mod anaplan;
+#[doc(hidden)]
 pub mod cli;
 pub mod convert;
 pub mod error;
@@ -57,17 +86,24 @@ pub mod export;
 #[cfg(feature = "simulator")]
 pub mod generate;
 pub mod jobs;
-pub mod logging;
-pub mod progress;
-pub mod retry;
-pub mod secret;
+mod logging;
+mod progress;
+mod retry;
+mod secret;
 pub(crate) mod settings;
-pub mod shutdown;
+mod shutdown;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod sink;
 pub mod source;
-pub mod summary;
-pub mod units;
+mod summary;
+pub(crate) mod units;
 
 pub use error::{Error, Result};
+pub use progress::{Progress, ProgressSnapshot};
+pub use retry::{RetryConfig, RetryStats};
+pub use secret::Secret;
+pub use shutdown::Shutdown;
+pub use sink::{Sink, SinkWriter};
+pub use source::Source;
+pub use summary::{RunSummary, SummaryColumn, Widening};

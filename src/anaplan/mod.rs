@@ -2,7 +2,7 @@
 //!
 //! One [`AnaplanClient`] serves a whole run. It holds one `reqwest::Client` (connection pool,
 //! rustls, gzip) built once with a connect and an idle-read timeout, plus a whole-request
-//! timeout set on every call; one token (`auth`); and the retry policy ([`crate::retry`]).
+//! timeout set on every call; one token (`auth`); and the retry policy ([`crate::RetryConfig`]).
 //! Every call goes through one method (`call`), which adds the credentials, retries what is
 //! transient, signs in again on a 401, and turns what is left into an [`Error`] whose variant
 //! says what happened (not found, refused, gave up after retries) and whose payload carries

@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::export::{ExportJob, run_export};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
-use crate::units::parse_size;
 use crate::sink::Destination;
+use crate::units::parse_size;
 
 /// Rows of the demo export: about 270 MB of CSV.
 pub const DEMO_ROWS: u64 = 5_000_000;

@@ -51,12 +51,7 @@ impl Catalog {
             let exports = client.exports(&workspace.id, &model.id).await?;
             self.exports.insert(key.clone(), exports);
         }
-        let export = resolve(
-            &self.exports[&key],
-            &job.export,
-            Some(scope_of(&model)),
-        )?
-        .clone();
+        let export = resolve(&self.exports[&key], &job.export, Some(scope_of(&model)))?.clone();
         Ok(Resolved {
             workspace,
             model,

@@ -15,8 +15,8 @@ use crate::units::{parse_duration, parse_size};
 /// The faults to inject, globally (`--faults`) or for one export (its `faults` in the config).
 ///
 /// Syntax: comma-separated `name=value` items, or bare `name` for flags; probabilities are in
-/// `[0, 1]`, durations as [`parse_duration`] reads them (`250ms`, `2s`, `1m`), sizes as
-/// [`parse_size`] reads them (`64kB` is 64,000 bytes, `64KiB` 65,536). See the
+/// `[0, 1]`, durations as `units::parse_duration` reads them (`250ms`, `2s`, `1m`), sizes as
+/// `units::parse_size` reads them (`64kB` is 64,000 bytes, `64KiB` 65,536). See the
 /// [module documentation](super) for the list.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultSpec {

@@ -49,8 +49,8 @@
 //! | `task-cancel[=P]` | export task is cancelled by the server (ends CANCELLED) |
 //! | `unknown-enums` | `LOCKED` models, `GRID_ALL_PAGES` exports, fields no client knows |
 //!
-//! `P` is a probability; sizes are read by [`crate::units::parse_size`] (`4MB` is 4,000,000
-//! bytes, `4MiB` 4,194,304) and durations by [`crate::units::parse_duration`]. Each decision
+//! `P` is a probability; sizes are read by `units::parse_size` (`4MB` is 4,000,000
+//! bytes, `4MiB` 4,194,304) and durations by `units::parse_duration`. Each decision
 //! is a hash of the seed, the request's method, path and query, and how many times that same
 //! request came before, so a run replays identically under the same `--seed`, whatever the
 //! order in which concurrent requests arrive.

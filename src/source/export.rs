@@ -9,7 +9,7 @@
 //! `stream::iter(chunks).map(download).buffered(N)` keeps at most `N` chunk downloads in
 //! flight and yields them strictly in chunk order, so memory is bounded by `N` chunks (plus
 //! what the engine's bounded channel holds) however large the export. Each chunk is fetched
-//! whole, retried as a unit ([`crate::retry`]) and checked against its Content-Length before it
+//! whole, retried as a unit ([`crate::RetryConfig`]) and checked against its Content-Length before it
 //! is yielded: the engine never sees a partial or a repeated chunk. Fetching the chunks again
 //! is how the engine reads the input a second time ([`Source::replayable`]).
 //!

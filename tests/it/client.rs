@@ -6,19 +6,19 @@
 
 use std::time::Duration;
 
+use anaplan_parquet::Progress;
+use anaplan_parquet::RetryConfig;
+use anaplan_parquet::Secret;
+use anaplan_parquet::Shutdown;
 use anaplan_parquet::anaplan::model::{ExportType, ModelState, TaskState};
 use anaplan_parquet::anaplan::task::{ExportRef, PollOptions};
 use anaplan_parquet::anaplan::{
     AnaplanClient, ApiVersion, CertificateCredentials, ConnectionConfig, Credentials,
 };
 use anaplan_parquet::error::{Error, ExitClass};
-use anaplan_parquet::source::export::{ExportSource, FileRef};
-use anaplan_parquet::progress::Progress;
-use anaplan_parquet::retry::RetryConfig;
-use anaplan_parquet::secret::Secret;
-use anaplan_parquet::shutdown::Shutdown;
 use anaplan_parquet::simulator::{ExportConfig, FaultSpec, SimulatorConfig, SimulatorHandle};
 use anaplan_parquet::source::Source;
+use anaplan_parquet::source::export::{ExportSource, FileRef};
 use futures::TryStreamExt;
 
 use crate::support::sim::{self, PASSWORD, USER};

@@ -1,7 +1,7 @@
 //! The engine through its library API: splitting the input anywhere changes nothing.
 
-use anaplan_parquet::sink::Destination;
 use anaplan_parquet::convert::{self, EngineOptions, InputEncoding, RunContext};
+use anaplan_parquet::sink::Destination;
 use anaplan_parquet::source::MemorySource;
 use bytes::Bytes;
 use proptest::prelude::*;

@@ -5,15 +5,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anaplan_parquet::export::{ExportJob, ExportReport, engine_options, run_export};
+use anaplan_parquet::Progress;
 use anaplan_parquet::anaplan::{AnaplanClient, ApiVersion};
-use anaplan_parquet::sink::Destination;
 use anaplan_parquet::convert::{self, EngineOptions, RunContext};
 use anaplan_parquet::error::Error;
-use anaplan_parquet::source::export::{ExportSource, FileRef};
+use anaplan_parquet::export::{ExportJob, ExportReport, engine_options, run_export};
 use anaplan_parquet::generate::{GeneratedRow, Generator};
-use anaplan_parquet::progress::Progress;
 use anaplan_parquet::simulator::SimulatorHandle;
+use anaplan_parquet::sink::Destination;
+use anaplan_parquet::source::export::{ExportSource, FileRef};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

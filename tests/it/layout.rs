@@ -27,7 +27,11 @@ impl Tree {
                 if path.is_dir() {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs") {
-                    let rel = path.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+                    let rel = path
+                        .strip_prefix(&src)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     let text = std::fs::read_to_string(&path).unwrap();
                     files.insert(rel, strip_comments(&strip_tests(&text)));
                 }
@@ -43,7 +47,10 @@ impl Tree {
             .split('/')
             .map(str::to_owned)
             .collect();
-        if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        if matches!(
+            parts.last().map(String::as_str),
+            Some("mod" | "lib" | "main")
+        ) {
             parts.pop();
         }
         parts
@@ -179,7 +186,11 @@ fn paths_in(body: &str) -> Vec<Vec<String>> {
                     let item = item.trim_start_matches('{');
                     if !item.is_empty() && item.chars().all(|c| is_ident(c) || c == ':') {
                         let mut p = prefix.clone();
-                        p.extend(item.split("::").filter(|s| !s.is_empty()).map(str::to_owned));
+                        p.extend(
+                            item.split("::")
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_owned),
+                        );
                         out.push(p);
                     }
                 }

@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anaplan_parquet::Secret;
 use anaplan_parquet::anaplan::{
     AnaplanClient, ApiVersion, CertificateCredentials, ConnectionConfig, Credentials,
 };
-use anaplan_parquet::sink::Destination;
-use anaplan_parquet::secret::Secret;
 use anaplan_parquet::simulator::{FaultSpec, SimulatorConfig, SimulatorHandle};
+use anaplan_parquet::sink::Destination;
 use base64::Engine as _;
 use clap::Parser;
 

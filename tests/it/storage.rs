@@ -176,7 +176,7 @@ async fn s3_part_upload_failing_once_is_retried_and_reported() {
 
     // The retry is visible in what the writer reports.
     s3.fail_part_uploads(1);
-    let progress = anaplan_parquet::progress::Progress::new();
+    let progress = anaplan_parquet::Progress::new();
     let dest = Destination::from_options(&small_options(&s3, "s3://lake/retried2.parquet"))
         .unwrap()
         .with_progress(progress.clone());

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use anaplan_parquet::secret::Secret;
+use anaplan_parquet::Secret;
 use anaplan_parquet::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 
 /// The default tenant's user.
