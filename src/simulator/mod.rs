@@ -85,7 +85,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anaplan_parquet::Result<()> {
-//! use anaplan_parquet::secret::Secret;
+//! use anaplan_parquet::Secret;
 //! use anaplan_parquet::simulator::{Simulator, SimulatorConfig};
 //!
 //! let config = SimulatorConfig::default_tenant("demo@example.com", Secret::new("demo-password"), 10_000, 1 << 20, 42);
