@@ -19,8 +19,8 @@ use anaplan_parquet::convert::internals::{
     ColumnStats, clean_header, convert_column, decide_plan, number_column, read_all,
 };
 use anaplan_parquet::convert::{
-    self, CsvOptions, EngineOptions, InferRows, InputEncoding, Layout, ParquetOptions,
-    RunContext, SchemaOptions,
+    self, CsvOptions, EngineOptions, InferRows, InputEncoding, Layout, ParquetOptions, RunContext,
+    SchemaOptions,
 };
 use anaplan_parquet::error::{DataError, Error, Position};
 use anaplan_parquet::sink::Destination;

@@ -523,3 +523,47 @@ impl ParquetEncoder {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{ArrayRef, Int64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::errors::ParquetError;
+
+    use super::*;
+
+    #[test]
+    fn the_stop_marker_is_found_however_it_is_wrapped() {
+        let direct = ParquetError::from(destination_stopped());
+        assert!(is_destination_stopped(&direct));
+        let through_arrow = ParquetError::from(arrow::error::ArrowError::IoError(
+            "writing".into(),
+            destination_stopped(),
+        ));
+        assert!(is_destination_stopped(&through_arrow));
+        // A broken pipe of some other making, or a message that merely says so, is a failure.
+        let other = ParquetError::from(io::Error::new(io::ErrorKind::BrokenPipe, "pipe"));
+        assert!(!is_destination_stopped(&other));
+        let text = ParquetError::General("destination stopped".into());
+        assert!(!is_destination_stopped(&text));
+    }
+
+    #[test]
+    fn an_encoder_whose_destination_went_away_stops_without_an_error() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+        let column: ArrayRef = Arc::new(Int64Array::from_iter_values(0..50_000));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column]).unwrap();
+        let (tx, mut rx) = mpsc::channel(1);
+        let props = writer_properties(&ParquetOptions::default(), Vec::new());
+        let drain = std::thread::spawn(move || {
+            // Take the schema, then go away.
+            assert!(matches!(rx.blocking_recv(), Some(Output::Begin(_))));
+        });
+        let mut encoder = ParquetEncoder::try_new(schema, props, tx).unwrap();
+        drain.join().unwrap();
+        let result = (0..64)
+            .try_for_each(|_| encoder.write(&batch))
+            .and_then(|()| encoder.finish().map(drop));
+        assert!(matches!(result, Err(EncodeError::Stopped)), "{result:?}");
+    }
+}

@@ -125,16 +125,19 @@ mod tests {
     }
 
     fn stats() -> Vec<ColumnStats> {
-        let mut value = ColumnStats::default();
-        for v in ["1", "2", "x", "true"] {
-            value.observe(Some(v));
+        let none = ColumnStats::default();
+        vec![none, none, none, ColumnStats::of(&["1", "2", "x", "true"])]
+    }
+
+    /// Evidence for [`plan`] and [`stats`] from a sample of 4 rows out of `total_rows`.
+    fn evidence<'a>(plan: &'a Plan, stats: &'a [ColumnStats], total_rows: u64) -> Evidence<'a> {
+        Evidence {
+            plan,
+            stats,
+            from_earlier_pass: false,
+            sample_rows: 4,
+            total_rows,
         }
-        vec![
-            ColumnStats::default(),
-            ColumnStats::default(),
-            ColumnStats::default(),
-            value,
-        ]
     }
 
     /// Evidence of the 4 sampled rows of [`stats`], out of `total_rows` read.
