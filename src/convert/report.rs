@@ -140,17 +140,6 @@ mod tests {
         }
     }
 
-    /// Evidence of the 4 sampled rows of [`stats`], out of `total_rows` read.
-    fn evidence<'a>(plan: &'a Plan, stats: &'a [ColumnStats], total_rows: u64) -> Evidence<'a> {
-        Evidence {
-            plan,
-            stats,
-            from_earlier_pass: false,
-            sample_rows: 4,
-            total_rows,
-        }
-    }
-
     #[test]
     fn decisions_name_every_choice() {
         let (plan, stats) = (plan(), stats());
