@@ -554,3 +554,36 @@ fn output_file_mode_follows_the_umask_not_the_temp_files_0600() {
     assert!(o.status.success(), "generate failed: {}", stderr(&o));
     assert_eq!(mode(&csv), mode(&plain), "generate: {:o}", mode(&csv));
 }
+
+/// A spool that cannot be created is the run's own local I/O failure (exit 8, naming the
+/// directory and TMPDIR), not bad input (5); the destination is untouched.
+#[test]
+fn an_unusable_tmpdir_is_a_local_io_failure() {
+    let dir = tempdir();
+    let out = dir.path().join("o.parquet");
+    std::fs::write(&out, b"keep me").unwrap();
+    let missing = dir.path().join("no-such-tmp");
+    let mut child = bin()
+        .args(["convert", "-", "-o"])
+        .arg(&out)
+        .env("TMPDIR", &missing)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child may fail before reading everything: a closed pipe is fine here.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(drift_input(1_000).as_bytes());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&missing.display().to_string()) && err.contains("TMPDIR"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
