@@ -180,13 +180,13 @@ async fn an_interrupted_run_leaves_no_blob() {
     let feeder = std::thread::spawn(move || {
         use std::io::Write;
         let _ = stdin.write_all(&data[..data.len() * 9 / 10]);
-        std::thread::sleep(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_mins(1));
         drop(stdin);
     });
     let started = Instant::now();
     while az.blobs_with_uncommitted("lake").await.is_empty() {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < Duration::from_mins(1),
             "no block was staged within 60 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

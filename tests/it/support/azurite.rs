@@ -96,12 +96,9 @@ impl Azurite {
                 }
             }
         });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("Azurite did not start within 60 s");
-            }
+        let Ok(url) = rx.recv_timeout(Duration::from_mins(1)) else {
+            let _ = child.kill();
+            panic!("Azurite did not start within 60 s");
         };
         Azurite {
             url,
