@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per area.
 
+mod azure;
 mod cancel;
 mod client;
 mod convert;
