@@ -52,8 +52,8 @@ pub(super) fn check(path: &Path, mode: WriteMode, if_exists: IfExists) -> Result
 /// checking the dataset's existing parts have `schema`). Returns where the data will be.
 ///
 /// A FIFO cannot take bytes back: once an attempt written to one was abandoned (`fifo_spent`,
-/// shared by the destination's attempts), another attempt would follow the reader's partial
-/// stream, so it is refused.
+/// shared by the destination's attempts), its reader has seen a partial stream end, so
+/// another attempt is refused.
 pub(super) async fn begin(
     path: &Path,
     mode: WriteMode,
@@ -68,16 +68,16 @@ pub(super) async fn begin(
             check_dir(path, &parent_dir(path))?;
             (path.to_path_buf(), if_exists == IfExists::Fail)
         }
-        WriteMode::Append => (begin_part(path, partition_by_date, schema).await?, true),
+        WriteMode::Append => {
+            // A new dataset directory is created (when the part is published) only in an
+            // existing directory.
+            check(path, mode, if_exists)?;
+            (begin_part(path, partition_by_date, schema).await?, true)
+        }
     };
-    let create_dirs = mode == WriteMode::Append;
-    let opening = target.clone();
-    // Opening a FIFO waits for its reader: off the runtime's threads.
-    let output = tokio::task::spawn_blocking(move || LocalOutput::open(&opening, create_dirs))
-        .await
-        .map_err(|e| Error::Internal(format!("opening the output failed: {e}")))??;
-    let LocalOutput { file, pending } = output;
-    if pending.stream() == Some(Stream::Fifo) && fifo_spent.load(Ordering::SeqCst) {
+    // Only a FIFO's writer sets it; checked before opening, which would wait for a reader
+    // that is gone.
+    if fifo_spent.load(Ordering::SeqCst) {
         let shown = target.display().to_string();
         return Err(DestinationError::new(
             DestinationErrorKind::Io,
@@ -90,6 +90,13 @@ pub(super) async fn begin(
         )
         .into());
     }
+    let create_dirs = mode == WriteMode::Append;
+    let opening = target.clone();
+    // Opening a FIFO waits for its reader: off the runtime's threads.
+    let output = tokio::task::spawn_blocking(move || LocalOutput::open(&opening, create_dirs))
+        .await
+        .map_err(|e| Error::Internal(format!("opening the output failed: {e}")))??;
+    let LocalOutput { file, pending } = output;
     tracing::debug!(
         target = %pending.target().display(),
         temp = ?pending.temp(),
