@@ -86,6 +86,7 @@ pub mod export;
 #[cfg(feature = "simulator")]
 pub mod generate;
 pub mod jobs;
+mod local_file;
 mod logging;
 mod progress;
 mod retry;

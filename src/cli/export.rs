@@ -118,6 +118,8 @@ pub(crate) async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCod
     run.shutdown.listen_for_signals();
     let destination =
         Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
+    // Before the export task runs: `--keep-csv` must not be the output.
+    crate::convert::check_distinct_files(None, &destination, &options)?;
     with_client(&args.connection, async |client, resolved| {
         let workspace = args
             .workspace

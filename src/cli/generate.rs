@@ -111,23 +111,21 @@ pub async fn run(args: GenerateArgs, global: &GlobalArgs) -> Result<ExitCode> {
     .map_err(|e| Error::Internal(format!("generator thread failed: {e}")))?
 }
 
-/// Writes the file to a temporary file beside `path`, then renames it into place; on failure
-/// the temporary file is removed and an existing `path` is untouched.
+/// Writes the file by the rule for local outputs ([`crate::local_file`]): to a temporary file
+/// beside `path`, renamed into place (on failure the temporary file is removed and an existing
+/// `path` is untouched), or through to a device or FIFO.
 fn write_file_atomically(generator: &Generator, path: &Path) -> Result<u64> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     let context = || format!("cannot write {}", path.display());
-    let tmp =
-        crate::sink::output_temp_file(".generate-", dir).map_err(|e| Error::io(context(), e))?;
+    let crate::local_file::LocalOutput { file, mut pending } =
+        crate::local_file::LocalOutput::open(path, false)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     // Batches are megabytes each: no extra buffering needed.
-    let mut file = tmp.as_file();
+    let mut out = &file;
     let bytes = generator
-        .write_all_parallel(&mut file, threads)
+        .write_all_parallel(&mut out, threads)
         .map_err(|e| Error::io(context(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(context(), e.error))?;
+    pending
+        .commit(false)
+        .map_err(|e| Error::io(context(), e))?;
     Ok(bytes)
 }

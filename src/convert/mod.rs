@@ -13,7 +13,8 @@
 //! Each stage owns its options ([`CsvOptions`] in `text`, [`SchemaOptions`] in `schema`,
 //! [`ParquetOptions`] in `encode`); they are re-exported here with the entry points.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::local_file::same_file;
 use crate::sink::Sink;
 use crate::source::Source;
 use crate::summary::RunSummary;
@@ -57,7 +58,53 @@ pub async fn convert(
     options: &EngineOptions,
     run: &RunContext,
 ) -> Result<RunSummary> {
+    check_distinct_files(source.local_path(), destination, options)?;
     replay::convert(source, destination, options, run).await
+}
+
+/// Refuses a run whose outputs would replace its input or each other: the Parquet file, the
+/// `--keep-csv` copy and a local input must be three different files (compared as files: a
+/// symlink, a hard link or another spelling of the same path is the same file). A usage
+/// error, before anything is read or written. (Commands check it again before they start
+/// anything remote.)
+pub(crate) fn check_distinct_files(
+    input: Option<&std::path::Path>,
+    destination: &dyn Sink,
+    options: &EngineOptions,
+) -> Result<()> {
+    let outputs = destination.local_paths();
+    let keep = options.keep_input.as_deref();
+    for output in &outputs {
+        if let Some(input) = input
+            && same_file(input, output)
+        {
+            return Err(Error::usage(format!(
+                "the output {} is the input file {}: refusing to replace the input (write the \
+                 Parquet file elsewhere)",
+                output.display(),
+                input.display()
+            )));
+        }
+        if let Some(keep) = keep
+            && same_file(keep, output)
+        {
+            return Err(Error::usage(format!(
+                "--keep-csv {} and the output {} are the same file: give them different paths",
+                keep.display(),
+                output.display()
+            )));
+        }
+    }
+    if let (Some(input), Some(keep)) = (input, keep)
+        && same_file(input, keep)
+    {
+        return Err(Error::usage(format!(
+            "--keep-csv {} is the input file {}: refusing to replace the input",
+            keep.display(),
+            input.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The schema that [`convert`] would write, with its decisions, reading only as much input as

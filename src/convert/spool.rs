@@ -1,7 +1,7 @@
 //! The copy of the input that the first pass writes as it reads: a spool file in the temporary
 //! directory when the source cannot be read twice (a later pass reads the spool instead), or
-//! the `--keep-csv` file, written beside its target and renamed into place once the run
-//! succeeded.
+//! the `--keep-csv` file, written by the rule for local outputs ([`crate::local_file`]): beside
+//! its target and renamed into place once the run succeeded, or through to a device or FIFO.
 //!
 //! Errors say whose file failed: the spool is the run's own (a [`Error::LocalIo`] naming the
 //! temporary directory and `TMPDIR`), the kept copy is the user's output
@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, Result};
+use crate::local_file::{LocalOutput, Pending, spool_file};
 use crate::source::{Piece, PieceStream, READ_BUFFER_BYTES};
 
 /// Whose file the copy is.
@@ -21,16 +22,25 @@ use crate::source::{Piece, PieceStream, READ_BUFFER_BYTES};
 enum Kind {
     /// A spool in the temporary directory `dir`, deleted when the run ends.
     Spool { dir: PathBuf },
-    /// The `--keep-csv` copy, renamed to `target` at the end.
-    Keep { target: PathBuf },
+    /// The `--keep-csv` copy (`target` as given), renamed into place at the end.
+    Keep { target: PathBuf, pending: Pending },
+    /// The `--keep-csv` copy written through to a character device or FIFO, which cannot be
+    /// read back: a spool in `dir` is written beside it for the later passes.
+    KeepThrough {
+        target: PathBuf,
+        device: tokio::fs::File,
+        dir: PathBuf,
+    },
 }
 
 /// The copy of the input being written.
 #[derive(Debug)]
 pub(super) struct Spool {
+    /// The file the later passes read back.
     file: tokio::fs::File,
-    /// Deleted on drop unless persisted.
-    path: tempfile::TempPath,
+    path: PathBuf,
+    /// A spool file, held only to be deleted on drop.
+    _spool: Option<tempfile::TempPath>,
     kind: Kind,
 }
 
@@ -38,7 +48,7 @@ impl Spool {
     /// A copy kept as `keep_as` (`--keep-csv`), or else a spool in the temporary directory.
     pub(super) fn create(keep_as: Option<&Path>) -> Result<Spool> {
         match keep_as {
-            Some(target) => Spool::create_keep(target),
+            Some(target) => Spool::create_keep(target, &std::env::temp_dir()),
             None => Spool::create_in(&std::env::temp_dir()),
         }
     }
@@ -48,55 +58,75 @@ impl Spool {
         let kind = Kind::Spool {
             dir: dir.to_path_buf(),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix("anaplan-parquet-spool.")
-            .tempfile_in(dir)
-            .map_err(|e| kind.error(Step::Create, e))?;
-        Ok(Spool::from_temp(tmp, kind))
+        let (file, path) = Spool::spool_in(dir)?;
+        Ok(Spool {
+            file,
+            path: path.to_path_buf(),
+            _spool: Some(path),
+            kind,
+        })
     }
 
-    /// A temporary file beside `target`, renamed to it by [`Spool::finish`].
-    fn create_keep(target: &Path) -> Result<Spool> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let kind = Kind::Keep {
-            target: target.to_path_buf(),
-        };
-        let tmp = crate::sink::output_temp_file(".anaplan-parquet-keep.", &dir)
-            .map_err(|e| kind.error(Step::Create, e))?;
-        Ok(Spool::from_temp(tmp, kind))
-    }
-
-    fn from_temp(tmp: tempfile::NamedTempFile, kind: Kind) -> Spool {
+    fn spool_in(dir: &Path) -> Result<(tokio::fs::File, tempfile::TempPath)> {
+        let tmp = spool_file(dir).map_err(|e| spool_error(dir, Step::Create, e))?;
         let (file, path) = tmp.into_parts();
-        Spool {
+        Ok((tokio::fs::File::from_std(file), path))
+    }
+
+    /// The kept copy, written by the rule for local outputs ([`LocalOutput`]): a temporary
+    /// file beside `target` renamed to it by [`Spool::finish`], or a device or FIFO written
+    /// through (then with a spool in `tmp_dir` to read back).
+    fn create_keep(target: &Path, tmp_dir: &Path) -> Result<Spool> {
+        let LocalOutput { file, pending } = LocalOutput::open(target, false)?;
+        let target = target.to_path_buf();
+        if pending.stream().is_some() {
+            let (spool, path) = Spool::spool_in(tmp_dir)?;
+            return Ok(Spool {
+                file: spool,
+                path: path.to_path_buf(),
+                _spool: Some(path),
+                kind: Kind::KeepThrough {
+                    target,
+                    device: tokio::fs::File::from_std(file),
+                    dir: tmp_dir.to_path_buf(),
+                },
+            });
+        }
+        let Some(path) = pending.temp().map(Path::to_path_buf) else {
+            return Err(Error::Internal("a kept copy without its file".into()));
+        };
+        Ok(Spool {
             file: tokio::fs::File::from_std(file),
             path,
-            kind,
-        }
+            _spool: None,
+            kind: Kind::Keep { target, pending },
+        })
     }
 
     /// Appends the next piece of input.
     pub(super) async fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.file
-            .write_all(data)
-            .await
-            .map_err(|e| self.kind.error(Step::Write, e))
+        if let Kind::KeepThrough { device, target, .. } = &mut self.kind {
+            device
+                .write_all(data)
+                .await
+                .map_err(|e| keep_error(target, e))?;
+        }
+        let written = self.file.write_all(data).await;
+        written.map_err(|e| self.error(Step::Write, e))
     }
 
     /// Makes everything written so far readable through [`Spool::replay`].
     pub(super) async fn flush(&mut self) -> Result<()> {
-        self.file
-            .flush()
-            .await
-            .map_err(|e| self.kind.error(Step::Write, e))
+        if let Kind::KeepThrough { device, target, .. } = &mut self.kind {
+            device.flush().await.map_err(|e| keep_error(target, e))?;
+        }
+        let flushed = self.file.flush().await;
+        flushed.map_err(|e| self.error(Step::Write, e))
     }
 
     /// The copy, read from the start (call [`Spool::flush`] first).
     pub(super) async fn replay(&self) -> Result<PieceStream> {
-        let path = self.path.to_path_buf();
+        let path = self.path.clone();
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| Error::local_io(format!("cannot read {} back", path.display()), e))?;
@@ -109,12 +139,22 @@ impl Spool {
     /// The run succeeded: a kept copy is renamed into place; a spool is deleted.
     pub(super) async fn finish(mut self) -> Result<()> {
         self.flush().await?;
-        if let Kind::Keep { target } = &self.kind {
-            self.path
-                .persist(target)
-                .map_err(|e| self.kind.error(Step::Write, e.error))?;
+        if let Kind::Keep { target, pending } = &mut self.kind {
+            let file = self.file.into_std().await;
+            pending
+                .sync(&file)
+                .and_then(|()| pending.commit(false))
+                .map_err(|e| keep_error(target, e))?;
         }
         Ok(())
+    }
+
+    /// `step` failed with `e`, said of the file being written.
+    fn error(&self, step: Step, e: std::io::Error) -> Error {
+        match &self.kind {
+            Kind::Spool { dir } | Kind::KeepThrough { dir, .. } => spool_error(dir, step, e),
+            Kind::Keep { target, .. } => keep_error(target, e),
+        }
     }
 }
 
@@ -125,30 +165,26 @@ enum Step {
     Write,
 }
 
-impl Kind {
-    /// `step` failed with `e`, said of this kind of copy.
-    fn error(&self, step: Step, e: std::io::Error) -> Error {
-        match self {
-            Kind::Spool { dir } => {
-                let doing = match step {
-                    Step::Create => "cannot create a spool file",
-                    Step::Write => "cannot write the spool file",
-                };
-                Error::local_io(
-                    format!(
-                        "{doing} in the temporary directory {} (set TMPDIR to use another)",
-                        dir.display()
-                    ),
-                    e,
-                )
-            }
-            Kind::Keep { target } => {
-                let shown = target.display().to_string();
-                let message = format!("cannot write {shown}: {e}");
-                Error::from(crate::error::DestinationError::io(shown, message, e))
-            }
-        }
-    }
+/// The run's own spool in `dir` failed.
+fn spool_error(dir: &Path, step: Step, e: std::io::Error) -> Error {
+    let doing = match step {
+        Step::Create => "cannot create a spool file",
+        Step::Write => "cannot write the spool file",
+    };
+    Error::local_io(
+        format!(
+            "{doing} in the temporary directory {} (set TMPDIR to use another)",
+            dir.display()
+        ),
+        e,
+    )
+}
+
+/// The user's kept copy at `target` failed.
+fn keep_error(target: &Path, e: std::io::Error) -> Error {
+    let shown = target.display().to_string();
+    let message = format!("cannot write {shown}: {e}");
+    Error::from(crate::error::DestinationError::io(shown, message, e))
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
-//! Local destinations (paths and `file://` URLs): the bytes go to a hidden temporary file beside
-//! the target (`.NAME.XXXXXX.partial`), renamed over the target when the write is committed. On
-//! abort, on error and on drop the temporary file is removed.
+//! Local destinations (paths and `file://` URLs), written by the rule of [`crate::local_file`]:
+//! the bytes go to a hidden temporary file beside the target
+//! (`.NAME.anaplan-parquet-XXXXXX.partial`), renamed over the target when the write is
+//! committed (through a symlink, over the link's target); a character device or FIFO is written
+//! directly. On abort, on error and on drop the temporary file is removed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::datatypes::Schema;
 use object_store::ObjectStore;
@@ -15,15 +18,21 @@ use super::dataset::{PartName, check_dataset};
 use super::errors::exists_error;
 use super::options::{IfExists, WriteMode};
 use crate::error::{DestinationError, DestinationErrorKind, Error, Result};
+use crate::local_file::{LocalOutput, Pending, Stream};
 
-/// One attempt at writing a local file: a temporary file, renamed into place by `finish`.
+/// One attempt at writing a local file: a temporary file renamed into place by `finish`, or a
+/// character device or FIFO written through (see [`crate::local_file`]).
 #[derive(Debug)]
 pub(super) struct LocalWriter {
     file: tokio::fs::File,
-    /// `None` once the attempt failed, finished or was aborted.
-    tmp: Option<tempfile::TempPath>,
+    /// `None` once the attempt failed, finished or was aborted (dropping it removes the
+    /// temporary file).
+    pending: Option<Pending>,
+    /// The path as given (or the new part's), for messages.
     target: PathBuf,
     no_clobber: bool,
+    /// Set when an attempt written through to a FIFO is abandoned (see [`begin`]).
+    fifo_spent: Arc<AtomicBool>,
 }
 
 /// Checks, before any data moves, that `path` can be written in `mode`.
@@ -41,39 +50,71 @@ pub(super) fn check(path: &Path, mode: WriteMode, if_exists: IfExists) -> Result
 
 /// Starts one attempt at writing `path` (replace) or a new part under `path` (append, after
 /// checking the dataset's existing parts have `schema`). Returns where the data will be.
+///
+/// A FIFO cannot take bytes back: once an attempt written to one was abandoned (`fifo_spent`,
+/// shared by the destination's attempts), its reader has seen a partial stream end, so
+/// another attempt is refused.
 pub(super) async fn begin(
     path: &Path,
     mode: WriteMode,
     if_exists: IfExists,
     partition_by_date: bool,
     schema: &Schema,
+    fifo_spent: &Arc<AtomicBool>,
 ) -> Result<(String, LocalWriter)> {
     let (target, no_clobber) = match mode {
         WriteMode::Replace => {
             check_replace(path, if_exists)?;
+            check_dir(path, &parent_dir(path))?;
             (path.to_path_buf(), if_exists == IfExists::Fail)
         }
-        WriteMode::Append => (begin_part(path, partition_by_date, schema).await?, true),
+        WriteMode::Append => {
+            // A new dataset directory is created (when the part is published) only in an
+            // existing directory.
+            check(path, mode, if_exists)?;
+            (begin_part(path, partition_by_date, schema).await?, true)
+        }
     };
-    let dir = parent_dir(&target);
-    check_dir(&target, &dir)?;
-    let name = target
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = output_temp_file(&format!(".{name}."), &dir).map_err(|e| local_error(&target, e))?;
-    let (file, tmp_path) = tmp.into_parts();
-    tracing::debug!(target = %target.display(), temp = %tmp_path.display(), "writing");
+    // Only a FIFO's writer sets it; checked before opening, which would wait for a reader
+    // that is gone.
+    if fifo_spent.load(Ordering::SeqCst) {
+        let shown = target.display().to_string();
+        return Err(DestinationError::new(
+            DestinationErrorKind::Io,
+            shown.clone(),
+            format!(
+                "cannot write {shown} again: it is a FIFO, and the abandoned first attempt (a \
+                 column widened after the inference sample) already went to its reader; run \
+                 again with --infer-rows all"
+            ),
+        )
+        .into());
+    }
+    let create_dirs = mode == WriteMode::Append;
+    let opening = target.clone();
+    // Opening a FIFO waits for its reader: off the runtime's threads.
+    let output = tokio::task::spawn_blocking(move || LocalOutput::open(&opening, create_dirs))
+        .await
+        .map_err(|e| Error::Internal(format!("opening the output failed: {e}")))??;
+    let LocalOutput { file, pending } = output;
+    tracing::debug!(
+        target = %pending.target().display(),
+        temp = ?pending.temp(),
+        through = ?pending.stream(),
+        "writing"
+    );
     let writer = LocalWriter {
         file: tokio::fs::File::from_std(file),
-        tmp: Some(tmp_path),
+        pending: Some(pending),
         target,
         no_clobber,
+        fifo_spent: Arc::clone(fifo_spent),
     };
     Ok((writer.target.display().to_string(), writer))
 }
 
-/// Append mode: checks the dataset directory and names the new part (creating its partition
-/// directory).
+/// Append mode: checks the dataset directory and names the new part. The dataset and partition
+/// directories are created only when the part is published (see [`LocalOutput::open`]).
 async fn begin_part(path: &Path, partition_by_date: bool, schema: &Schema) -> Result<PathBuf> {
     if path.exists() && !path.is_dir() {
         return Err(DestinationError::new(
@@ -103,10 +144,6 @@ async fn begin_part(path: &Path, partition_by_date: bool, schema: &Schema) -> Re
     if partition_by_date {
         target.push(part.partition_dir());
     }
-    tokio::fs::create_dir_all(&target).await.map_err(|e| {
-        let shown = target.display().to_string();
-        DestinationError::io(shown.clone(), format!("cannot create {shown}: {e}"), e)
-    })?;
     target.push(part.file_name());
     Ok(target)
 }
@@ -125,7 +162,8 @@ pub(super) fn dataset_store(path: &Path) -> Result<Arc<dyn ObjectStore>> {
     }
 }
 
-/// Replace mode: `path` is not a directory, and `if_exists = fail` finds nothing there.
+/// Replace mode: `path` is not a directory, `if_exists = fail` finds nothing there, and what is
+/// there may be written ([`crate::local_file::resolve`]).
 fn check_replace(path: &Path, if_exists: IfExists) -> Result<()> {
     if path.is_dir() {
         return Err(DestinationError::new(
@@ -142,7 +180,8 @@ fn check_replace(path: &Path, if_exists: IfExists) -> Result<()> {
     if if_exists == IfExists::Fail && path.exists() {
         return Err(exists_error(&path.display().to_string()));
     }
-    Ok(())
+    // A socket, a block device (or a link to one) is refused before any data moves.
+    crate::local_file::resolve(path).map(drop)
 }
 
 fn check_dir(target: &Path, dir: &Path) -> Result<()> {
@@ -161,87 +200,100 @@ fn check_dir(target: &Path, dir: &Path) -> Result<()> {
     .into())
 }
 
-/// The directory `path` is in (`.` for a bare file name).
-pub(super) fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
+pub(super) use crate::local_file::parent_dir;
 
 impl LocalWriter {
     /// True once the attempt failed, finished or was aborted.
     pub(super) fn is_closed(&self) -> bool {
-        self.tmp.is_none()
+        self.pending.is_none()
     }
 
-    /// Appends bytes to the temporary file; on error it is removed.
+    /// Appends bytes; on error the temporary file is removed.
     pub(super) async fn write(&mut self, data: &[u8]) -> Result<()> {
         if let Err(e) = self.file.write_all(data).await {
-            drop(self.tmp.take());
+            self.close();
             return Err(self.write_failed(e));
         }
         Ok(())
     }
 
-    /// Syncs the temporary file; on error it is removed.
+    /// Syncs what was written; on error the temporary file is removed.
     pub(super) async fn flush(&mut self) -> Result<()> {
         if let Err(e) = self.sync().await {
-            drop(self.tmp.take());
+            self.close();
             return Err(self.write_failed(e));
         }
         Ok(())
     }
 
-    /// Renames the temporary file over the target (or next to nothing, with no-clobber).
+    /// Renames the temporary file over the target (or next to nothing, with no-clobber);
+    /// written through, only flushes.
     pub(super) async fn finish(&mut self) -> Result<()> {
-        let Some(tmp) = self.tmp.take() else {
+        if self.pending.is_none() {
             return Err(Error::Internal(format!(
                 "the write to {} was already finished, aborted or failed",
                 self.target.display()
             )));
-        };
+        }
         if let Err(e) = self.sync().await {
-            drop(tmp);
+            self.close();
             return Err(self.write_failed(e));
         }
-        let persisted = if self.no_clobber {
-            tmp.persist_noclobber(&self.target)
-        } else {
-            tmp.persist(&self.target)
+        let Some(mut pending) = self.pending.take() else {
+            return Err(Error::Internal("the output vanished".into()));
         };
-        if let Err(e) = persisted {
-            drop(e.path);
+        let no_clobber = self.no_clobber;
+        let committed = tokio::task::spawn_blocking(move || pending.commit(no_clobber))
+            .await
+            .map_err(|e| Error::Internal(format!("publishing the output failed: {e}")))?;
+        if let Err(e) = committed {
             let shown = self.target.display().to_string();
-            if self.no_clobber && e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            if self.no_clobber && e.kind() == std::io::ErrorKind::AlreadyExists {
                 return Err(exists_error(&shown));
             }
             let message = format!(
-                "cannot move the finished file into place at {shown}: {}; nothing was written",
-                e.error
+                "cannot move the finished file into place at {shown}: {e}; nothing was written"
             );
-            return Err(DestinationError::io(shown, message, e.error).into());
+            return Err(DestinationError::io(shown, message, e).into());
         }
-        sync_parent(&self.target).await;
         Ok(())
     }
 
-    /// Removes the temporary file, if any.
+    /// Removes the temporary file, if any. Written through, the bytes already went out: a
+    /// FIFO's reader has a partial stream, so the destination takes no further attempt.
     pub(super) fn abort(&mut self) -> Result<()> {
-        if let Some(tmp) = self.tmp.take() {
-            tmp.close().map_err(|e| local_error(&self.target, e))?;
+        if let Some(mut pending) = self.pending.take() {
+            if pending.stream() == Some(Stream::Fifo) {
+                self.fifo_spent.store(true, Ordering::SeqCst);
+            }
+            pending.discard().map_err(|e| local_error(&self.target, e))?;
         }
         Ok(())
+    }
+
+    /// Ends a failed attempt: removes the temporary file (dropping it).
+    fn close(&mut self) {
+        if let Some(pending) = self.pending.take()
+            && pending.stream() == Some(Stream::Fifo)
+        {
+            self.fifo_spent.store(true, Ordering::SeqCst);
+        }
     }
 
     async fn sync(&mut self) -> std::io::Result<()> {
         self.file.flush().await?;
-        self.file.sync_all().await
+        match &self.pending {
+            Some(p) if p.stream().is_some() => Ok(()),
+            _ => self.file.sync_all().await,
+        }
     }
 
     fn write_failed(&self, e: std::io::Error) -> Error {
         let shown = self.target.display().to_string();
-        let message = format!("writing {shown} failed: {e}; nothing was written");
+        let message = match self.pending.as_ref().and_then(Pending::stream) {
+            Some(_) => format!("writing {shown} failed: {e}"),
+            None => format!("writing {shown} failed: {e}; nothing was written"),
+        };
         DestinationError::io(shown, message, e).into()
     }
 }
@@ -252,31 +304,3 @@ fn local_error(path: &Path, e: std::io::Error) -> Error {
     DestinationError::io(shown, message, e).into()
 }
 
-/// A temporary file beside a local output (Parquet, manifest, kept CSV, generated CSV), renamed
-/// over it when complete.
-///
-/// `tempfile` creates files with mode 0600; an output is created 0666 less the umask, as any
-/// other program's output would be, so that the readers of a shared directory can open it.
-/// (Spool files, which nobody else reads, stay private.)
-pub(crate) fn output_temp_file(
-    prefix: &str,
-    dir: &Path,
-) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(".partial");
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    builder.tempfile_in(dir)
-}
-
-/// Makes a rename durable (best effort; not supported everywhere).
-pub(super) async fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(d) = tokio::fs::File::open(dir).await
-    {
-        let _ = d.sync_all().await;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}

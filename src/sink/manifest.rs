@@ -11,10 +11,11 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::dataset::list_parts;
 use super::errors::store_error;
-use super::local::{dataset_store, output_temp_file, parent_dir, sync_parent};
+use super::local::dataset_store;
 use super::options::WriteMode;
 use super::{Destination, Target};
 use crate::error::{DestinationError, Error, Result};
+use crate::local_file::LocalOutput;
 
 /// Name of the manifest inside an append-mode dataset prefix. It starts with `_`, so readers
 /// (Spark, DuckDB globs on `*.parquet`) and the dataset check skip it.
@@ -27,7 +28,7 @@ impl Destination {
     /// (`NAME.manifest.json`), `_manifest.json` inside the dataset prefix in append mode.
     pub fn manifest_location(&self) -> String {
         match &self.target {
-            Target::Local { path } => self.local_manifest(path).display().to_string(),
+            Target::Local { path, .. } => self.local_manifest(path).display().to_string(),
             Target::Store(s) => format!("{}{}", s.base, self.store_manifest(&s.key)),
         }
     }
@@ -54,7 +55,7 @@ impl Destination {
     /// The manifest's bytes, or `None` when there is none yet.
     pub async fn read_manifest(&self) -> Result<Option<Bytes>> {
         match &self.target {
-            Target::Local { path } => {
+            Target::Local { path, .. } => {
                 let file = self.local_manifest(path);
                 match tokio::fs::read(&file).await {
                     Ok(b) => Ok(Some(Bytes::from(b))),
@@ -94,24 +95,23 @@ impl Destination {
     /// so that a manifest never describes data that is not there.
     pub async fn write_manifest(&self, data: Bytes) -> Result<String> {
         match &self.target {
-            Target::Local { path } => {
+            Target::Local { path, .. } => {
                 let file = self.local_manifest(path);
                 let shown = file.display().to_string();
                 let target = file.clone();
-                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                    let mut tmp = output_temp_file(".manifest.", &parent_dir(&target))?;
-                    std::io::Write::write_all(&mut tmp, &data)?;
-                    tmp.as_file().sync_all()?;
-                    tmp.persist(&target).map_err(|e| e.error)?;
-                    Ok(())
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    let LocalOutput { mut file, mut pending } = LocalOutput::open(&target, false)?;
+                    let written = std::io::Write::write_all(&mut file, &data)
+                        .and_then(|()| pending.sync(&file))
+                        .and_then(|()| pending.commit(false));
+                    written.map_err(|e| {
+                        let shown = target.display().to_string();
+                        let message = format!("cannot write the manifest {shown}: {e}");
+                        DestinationError::io(shown, message, e).into()
+                    })
                 })
                 .await
-                .map_err(|e| Error::Internal(format!("the manifest writer failed: {e}")))?
-                .map_err(|e| {
-                    let message = format!("cannot write the manifest {shown}: {e}");
-                    DestinationError::io(shown.clone(), message, e)
-                })?;
-                sync_parent(&file).await;
+                .map_err(|e| Error::Internal(format!("the manifest writer failed: {e}")))??;
                 Ok(shown)
             }
             Target::Store(s) => {
@@ -134,7 +134,7 @@ impl Destination {
     /// part of the dataset (append mode).
     pub async fn data_exists(&self) -> Result<bool> {
         let (store, prefix, shown): (Arc<dyn ObjectStore>, StorePath, String) = match &self.target {
-            Target::Local { path } => match self.mode {
+            Target::Local { path, .. } => match self.mode {
                 WriteMode::Replace => return Ok(path.is_file()),
                 WriteMode::Append if !path.is_dir() => return Ok(false),
                 WriteMode::Append => (

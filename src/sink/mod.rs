@@ -88,6 +88,7 @@ mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use arrow::datatypes::Schema;
 use bytes::Bytes;
@@ -95,7 +96,6 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-pub(crate) use local::output_temp_file;
 pub use options::{
     DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOAD_MAX_RETRIES, DestinationOptions, IfExists,
     StorageOption, WriteMode,
@@ -139,6 +139,12 @@ pub trait Sink: Send + Sync {
 
     /// Starts one output file for `schema` (an append dataset checks the schema here).
     fn begin<'a>(&'a self, schema: &'a Schema) -> BoxFuture<'a, Result<Box<dyn SinkWriter>>>;
+
+    /// The local files this sink replaces, if any: the engine refuses to run when one of them
+    /// is the input (or the `--keep-csv` copy).
+    fn local_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
 }
 
 /// One output file being written; see [`Sink`].
@@ -167,6 +173,13 @@ impl Sink for Destination {
             let writer: Box<dyn SinkWriter> = Box::new(Destination::begin(self, schema).await?);
             Ok(writer)
         })
+    }
+
+    fn local_paths(&self) -> Vec<PathBuf> {
+        match (&self.target, self.mode) {
+            (Target::Local { path, .. }, WriteMode::Replace) => vec![path.clone()],
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -214,7 +227,11 @@ pub struct Destination {
 #[derive(Clone, Debug)]
 enum Target {
     /// A local file (replace) or directory (append).
-    Local { path: PathBuf },
+    Local {
+        path: PathBuf,
+        /// Set once an attempt written through to a FIFO was abandoned: no other may follow.
+        fifo_spent: Arc<AtomicBool>,
+    },
     /// An object (replace) or prefix (append) in a bucket.
     Store(StoreTarget),
 }
@@ -232,7 +249,10 @@ impl Destination {
         let target = match classify(&options.output)? {
             Output::Local(path) => {
                 check_local_settings(options)?;
-                Target::Local { path }
+                Target::Local {
+                    path,
+                    fifo_spent: Arc::default(),
+                }
             }
             Output::Url(url) => Target::Store(store::build(&url, options)?),
         };
@@ -248,7 +268,7 @@ impl Destination {
                         ),
                     ));
                 }
-                Target::Local { path } if options.output.ends_with(['/', '\\']) => {
+                Target::Local { path, .. } if options.output.ends_with(['/', '\\']) => {
                     return Err(Error::invalid_setting(
                         "output",
                         format!(
@@ -292,7 +312,7 @@ impl Destination {
     /// Where the output goes, for messages: a path, or a URL without password or query string.
     pub fn describe(&self) -> String {
         let loc = match &self.target {
-            Target::Local { path } => path.display().to_string(),
+            Target::Local { path, .. } => path.display().to_string(),
             Target::Store(s) => s.location(),
         };
         match self.mode {
@@ -307,7 +327,7 @@ impl Destination {
     /// the end. [`Destination::begin`] checks again (and the dataset's schema, in append mode).
     pub async fn check(&self) -> Result<()> {
         match &self.target {
-            Target::Local { path } => local::check(path, self.mode, self.if_exists),
+            Target::Local { path, .. } => local::check(path, self.mode, self.if_exists),
             Target::Store(s) => {
                 preflight(s).await?;
                 if self.mode == WriteMode::Replace {
@@ -334,13 +354,14 @@ impl Destination {
             ));
         }
         match &self.target {
-            Target::Local { path } => {
+            Target::Local { path, fifo_spent } => {
                 let (location, writer) = local::begin(
                     path,
                     self.mode,
                     self.if_exists,
                     self.partition_by_date,
                     schema,
+                    fifo_spent,
                 )
                 .await?;
                 Ok(DestinationWriter::local(location, writer))

@@ -63,6 +63,10 @@ impl Source for FileSource {
         true
     }
 
+    fn local_path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn size_hint(&self) -> Option<u64> {
         std::fs::metadata(&self.path).ok().map(|m| m.len())
     }

@@ -56,6 +56,8 @@
 //! # }).unwrap();
 //! ```
 
+use std::path::Path;
+
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -98,6 +100,12 @@ pub trait Source: Send + Sync {
 
     /// The input size in bytes, when known up front (for progress).
     fn size_hint(&self) -> Option<u64> {
+        None
+    }
+
+    /// The local file the input is read from, if it is one: the engine refuses to write its
+    /// output (or the `--keep-csv` copy) over it.
+    fn local_path(&self) -> Option<&Path> {
         None
     }
 }

@@ -11,6 +11,7 @@ mod faults;
 mod generate;
 mod jobs;
 mod layout;
+mod local_targets;
 mod secrets;
 mod simulator;
 mod storage;
