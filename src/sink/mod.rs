@@ -96,6 +96,7 @@ use futures::future::BoxFuture;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 pub(crate) use local::output_temp_file;
+pub(crate) use location::Location;
 pub use options::{
     DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOAD_MAX_RETRIES, DestinationOptions, IfExists,
     StorageOption, WriteMode,
@@ -234,7 +235,7 @@ impl Destination {
                 check_local_settings(options)?;
                 Target::Local { path }
             }
-            Output::Url(url) => Target::Store(store::build(&url, options)?),
+            Output::Url(url) => Target::Store(store::build(&url, &options.output, options)?),
         };
         if options.mode == WriteMode::Replace {
             match &target {
