@@ -127,6 +127,8 @@ pub(crate) async fn run(args: RunArgs, global: &GlobalArgs) -> Result<ExitCode> 
     let selected = jobs::select(&names, &args.only, args.shard)?;
     // Problems of datasets outside the selection still count: the file is shared.
     let mut problems = jobs_file.problems.clone();
+    let every: Vec<&Dataset> = jobs_file.datasets.iter().flatten().collect();
+    problems.extend(jobs::overlaps(&every));
     let datasets: Vec<Dataset> = selected
         .iter()
         .filter_map(|&i| jobs_file.datasets[i].clone())

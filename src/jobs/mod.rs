@@ -47,12 +47,14 @@ mod check;
 pub(crate) mod file;
 pub(crate) mod hash;
 pub(crate) mod manifest;
+mod overlap;
 mod report;
 mod run;
 pub(crate) mod schedule;
 pub(crate) mod select;
 
 pub use check::check;
+pub(crate) use overlap::overlaps;
 pub use manifest::NamedRef;
 pub use report::{CheckReport, CheckedDataset, DatasetReport, Problem, RoundReport, Status};
 pub use run::run_round;

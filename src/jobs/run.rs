@@ -15,7 +15,7 @@ use super::catalog::{Catalog, Resolved};
 use super::hash::HashingSource;
 use super::manifest::{self, MANIFEST_VERSION, Manifest};
 use super::report::{DatasetReport, RoundReport, Status, named, shown_output, where_to};
-use super::{Dataset, RunOptions, schedule};
+use super::{Dataset, RunOptions, overlap, schedule};
 use crate::anaplan::AnaplanClient;
 use crate::convert::{self, RunContext};
 use crate::error::{Error, ExitClass, Result};
@@ -76,6 +76,9 @@ pub async fn run_round(
     let t0 = Instant::now();
     let run_id = schedule::run_id(started_at);
     let retries_before = client.retry_stats().counts();
+    // Two datasets writing to one place would destroy each other's data: refuse before
+    // anything is exported (the command line reports this with the file's other problems).
+    overlap::refuse(datasets)?;
     tracing::info!(
         "run {run_id}: {} dataset(s), {} at a time, {} download connections",
         datasets.len(),

@@ -15,6 +15,14 @@ use crate::units::shorten;
 /// What every failed write adds: the run left nothing behind.
 pub(super) const NOTHING_WRITTEN: &str = "; nothing was written";
 
+/// Where `object_store` looks for AWS credentials, in its order, for the message that says none
+/// were found. It reads no shared profile.
+pub(super) const AWS_CREDENTIAL_SOURCES: &str = "looked in the storage options \
+    (access_key_id and secret_access_key), the environment (AWS_ACCESS_KEY_ID and \
+    AWS_SECRET_ACCESS_KEY; AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN; \
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI) and then the \
+    instance metadata service (~/.aws/credentials and AWS_PROFILE are not read)";
+
 /// Turns an `object_store` error at `location` into a one-line message:
 /// `{what} failed: {cause}{tail}`, or `{what} {cause}{tail}` when `what` ends with a colon.
 /// Transient failures that outlasted the retry budget (5xx, 429, timeouts, connection failures)
@@ -45,6 +53,10 @@ pub(super) fn exists_error(location: &str) -> Error {
 
 /// What kind of failure an `object_store` error is, from its types.
 pub(super) fn kind_of(e: &object_store::Error) -> DestinationErrorKind {
+    // No credentials anywhere: asking the instance metadata service again will not help.
+    if instance_metadata_failure(&error_chain(e)).is_some() {
+        return DestinationErrorKind::Unauthenticated;
+    }
     // A certificate that cannot be verified will not become valid by trying again, although
     // the HTTP client reports it as a connection failure.
     if causes(e).any(is_certificate_failure) {
@@ -132,8 +144,36 @@ fn retries_in(text: &str) -> Option<u64> {
         .flatten()
 }
 
+/// When a failure is the instance metadata service's (the last place `object_store` looks for
+/// AWS credentials: no credentials were configured anywhere else), what it answered. Read from
+/// the text (see above): its request paths are fixed by the service.
+fn instance_metadata_failure(text: &str) -> Option<String> {
+    const PATHS: [&str; 2] = [
+        "/latest/api/token",
+        "/latest/meta-data/iam/security-credentials",
+    ];
+    if !PATHS.iter().any(|p| text.contains(p)) {
+        return None;
+    }
+    Some(match text.find("status code: ") {
+        Some(at) => {
+            let status = &text[at + "status code: ".len()..];
+            let end = status.find(|c: char| c == ',' || c == '\n').unwrap_or(status.len());
+            format!("answered {}", shorten(status[..end].trim(), 60))
+        }
+        None => "could not be reached".to_owned(),
+    })
+}
+
 /// An `object_store` error in words, without secrets.
 pub(super) fn explain(e: &object_store::Error) -> String {
+    if let Some(answer) = instance_metadata_failure(&error_chain(e)) {
+        return format!(
+            "no AWS credentials found: {AWS_CREDENTIAL_SOURCES}, which {answer} (set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or off an EC2 instance set \
+             AWS_EC2_METADATA_DISABLED=true to fail without asking it)"
+        );
+    }
     match e {
         object_store::Error::NotFound { .. } => {
             let text = error_chain(e);

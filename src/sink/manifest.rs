@@ -33,7 +33,7 @@ impl Destination {
         }
     }
 
-    fn local_manifest(&self, path: &Path) -> PathBuf {
+    pub(super) fn local_manifest(&self, path: &Path) -> PathBuf {
         match self.mode {
             WriteMode::Append => path.join(MANIFEST_NAME),
             WriteMode::Replace => {
@@ -44,11 +44,16 @@ impl Destination {
         }
     }
 
-    fn store_manifest(&self, key: &StorePath) -> StorePath {
+    pub(super) fn store_manifest(&self, key: &StorePath) -> StorePath {
         match self.mode {
             WriteMode::Append if key.as_ref().is_empty() => StorePath::from(MANIFEST_NAME),
             WriteMode::Append => key.clone().join(MANIFEST_NAME),
-            WriteMode::Replace => StorePath::from(format!("{}{MANIFEST_SUFFIX}", key.as_ref())),
+            // `parse`, not `from`: the key is already a key, and `from` would percent-encode
+            // what it holds (`ü` as `%C3%BC`), putting the manifest somewhere else.
+            WriteMode::Replace => {
+                let name = format!("{}{MANIFEST_SUFFIX}", key.as_ref());
+                StorePath::parse(&name).unwrap_or_else(|_| StorePath::from(name))
+            }
         }
     }
 

@@ -96,6 +96,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+pub(crate) use location::Location;
 pub use options::{
     DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOAD_MAX_RETRIES, DestinationOptions, IfExists,
     StorageOption, WriteMode,
@@ -254,7 +255,7 @@ impl Destination {
                     fifo_spent: Arc::default(),
                 }
             }
-            Output::Url(url) => Target::Store(store::build(&url, options)?),
+            Output::Url(url) => Target::Store(store::build(&url, &options.output, options)?),
         };
         if options.mode == WriteMode::Replace {
             match &target {

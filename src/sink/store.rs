@@ -20,7 +20,7 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreSchem
 use url::Url;
 
 use super::errors::{redact_error, redact_url, redact_url_text};
-use super::location::refuse_s3_settings;
+use super::location::{Location, literal_key, object_key, refuse_s3_settings};
 use super::observe::{ObservingConnector, UploadObserver};
 use super::options::{DEFAULT_UPLOAD_REQUEST_TIMEOUT, DestinationOptions, StorageOption};
 use crate::error::{Error, Result};
@@ -35,6 +35,16 @@ pub(super) struct StoreTarget {
     pub(super) base: String,
     /// Counts the transient failures the client retries.
     pub(super) observer: Arc<UploadObserver>,
+    /// Which service, endpoint and bucket: with a key, a [`Location`].
+    pub(super) place: Place,
+}
+
+/// The service, endpoint and bucket a store client reaches (see [`Location::Store`]).
+#[derive(Clone, Debug)]
+pub(super) struct Place {
+    service: &'static str,
+    endpoint: Option<String>,
+    bucket: String,
 }
 
 /// Shows where, never the store client (its configuration holds credentials).
@@ -52,11 +62,27 @@ impl StoreTarget {
     pub(super) fn location(&self) -> String {
         format!("{}{}", self.base, self.key)
     }
+
+    /// The [`Location`] of `key` in this store.
+    pub(super) fn location_id(&self, key: &str) -> Location {
+        Location::Store {
+            service: self.place.service,
+            endpoint: self.place.endpoint.clone(),
+            bucket: self.place.bucket.clone(),
+            key: key.to_owned(),
+        }
+    }
 }
 
-/// Builds the client for an object-store URL.
-pub(super) fn build(url: &Url, options: &DestinationOptions) -> Result<StoreTarget> {
-    let (scheme, key) = ObjectStoreScheme::parse(url).map_err(|_| unsupported_scheme(url))?;
+/// Builds the client for an object-store URL (`output` is the URL as written: the key is taken
+/// from it literally, see [`object_key`]).
+pub(super) fn build(url: &Url, output: &str, options: &DestinationOptions) -> Result<StoreTarget> {
+    let Ok((scheme, parsed)) = ObjectStoreScheme::parse(url) else {
+        // A key object_store cannot take (`a//b`, `..`) is refused for what it is.
+        literal_key(output)?;
+        return Err(unsupported_scheme(url));
+    };
+    let key = object_key(output, &parsed)?;
     let observer = Arc::new(UploadObserver::default());
     let recipe = Recipe {
         url,
@@ -64,14 +90,12 @@ pub(super) fn build(url: &Url, options: &DestinationOptions) -> Result<StoreTarg
         display: redact_url(url),
         observer: &observer,
     };
-    let store = match scheme {
+    let (store, place) = match scheme {
         ObjectStoreScheme::AmazonS3 => recipe.build::<AmazonS3Builder>()?,
         ObjectStoreScheme::GoogleCloudStorage => recipe.build::<GoogleCloudStorageBuilder>()?,
         ObjectStoreScheme::MicrosoftAzure => recipe.build::<MicrosoftAzureBuilder>()?,
         _ => return Err(unsupported_scheme(url)),
     };
-    // `key` comes from the URL path; a trailing slash (a prefix) leaves no empty segment.
-    let key = StorePath::from(key.as_ref().trim_end_matches('/'));
     let display = recipe.display;
     let base = match display.find("://") {
         Some(i) => {
@@ -86,6 +110,7 @@ pub(super) fn build(url: &Url, options: &DestinationOptions) -> Result<StoreTarg
         key,
         base,
         observer,
+        place,
     })
 }
 
@@ -111,6 +136,8 @@ trait Backend: Sized {
     const TIMEOUT_OPTION: &'static str;
     /// How to allow plain HTTP from the environment, for messages.
     const ALLOW_HTTP_ENV: &'static str;
+    /// The service's name in a [`Location`].
+    const SERVICE: &'static str;
 
     /// A builder, from the environment or empty.
     fn start(read_env: bool) -> Self;
@@ -129,6 +156,13 @@ trait Backend: Sized {
     /// Whether a plain-HTTP endpoint needs `allow_http` (not for a local emulator).
     fn checks_plain_http(&self) -> bool {
         true
+    }
+    /// The bucket (or `account/container`) the configuration names.
+    fn bucket(&self) -> String;
+    /// Refuses, before any request, a configuration that has no credentials and may not look
+    /// for any (see [`AmazonS3Builder`]'s).
+    fn check_credentials(&self, _options: &DestinationOptions, _display: &str) -> Result<()> {
+        Ok(())
     }
     /// The store, with the retry policy and the HTTP connector.
     fn finish(
@@ -177,8 +211,36 @@ impl Backend for AmazonS3Builder {
     const NAME: &'static str = "S3";
     const TIMEOUT_OPTION: &'static str = "aws_timeout";
     const ALLOW_HTTP_ENV: &'static str = "AWS_ALLOW_HTTP=true";
+    const SERVICE: &'static str = "s3";
 
     same_builder_api!();
+    fn bucket(&self) -> String {
+        self.get(&AmazonS3ConfigKey::Bucket).unwrap_or_default()
+    }
+    fn check_credentials(&self, options: &DestinationOptions, display: &str) -> Result<()> {
+        let has = |k: AmazonS3ConfigKey| self.get(&k).is_some_and(|v| !v.is_empty());
+        let configured = has(AmazonS3ConfigKey::AccessKeyId)
+            || has(AmazonS3ConfigKey::SecretAccessKey)
+            || (has(AmazonS3ConfigKey::WebIdentityTokenFile) && has(AmazonS3ConfigKey::RoleArn))
+            || has(AmazonS3ConfigKey::ContainerCredentialsRelativeUri)
+            || has(AmazonS3ConfigKey::ContainerCredentialsFullUri)
+            || is_true(self.get(&AmazonS3ConfigKey::SkipSignature).as_deref());
+        // object_store would ask the instance metadata service next; the AWS tools' own switch
+        // turns that off (object_store does not read it).
+        let metadata_disabled =
+            options.read_env && is_true(std::env::var("AWS_EC2_METADATA_DISABLED").ok().as_deref());
+        if configured || !metadata_disabled {
+            return Ok(());
+        }
+        Err(Error::invalid_setting(
+            "storage_options",
+            format!(
+                "no AWS credentials found for {display}: {}, and the instance metadata service \
+                 is turned off (AWS_EC2_METADATA_DISABLED)",
+                super::errors::AWS_CREDENTIAL_SOURCES
+            ),
+        ))
+    }
     fn client(key: ClientConfigKey) -> Self::Key {
         AmazonS3ConfigKey::Client(key)
     }
@@ -205,8 +267,12 @@ impl Backend for GoogleCloudStorageBuilder {
     const NAME: &'static str = "GCS";
     const TIMEOUT_OPTION: &'static str = "google_timeout";
     const ALLOW_HTTP_ENV: &'static str = "allow_http=true";
+    const SERVICE: &'static str = "gs";
 
     same_builder_api!();
+    fn bucket(&self) -> String {
+        self.get(&GoogleConfigKey::Bucket).unwrap_or_default()
+    }
     fn client(key: ClientConfigKey) -> Self::Key {
         GoogleConfigKey::Client(key)
     }
@@ -223,8 +289,17 @@ impl Backend for MicrosoftAzureBuilder {
     const NAME: &'static str = "Azure";
     const TIMEOUT_OPTION: &'static str = "azure_timeout";
     const ALLOW_HTTP_ENV: &'static str = "AZURE_ALLOW_HTTP=true";
+    const SERVICE: &'static str = "azure";
 
     same_builder_api!();
+    fn bucket(&self) -> String {
+        let account = self
+            .get(&AzureConfigKey::AccountName)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let container = self.get(&AzureConfigKey::ContainerName).unwrap_or_default();
+        format!("{account}/{container}")
+    }
     fn client(key: ClientConfigKey) -> Self::Key {
         AzureConfigKey::Client(key)
     }
@@ -252,27 +327,34 @@ struct Recipe<'a> {
 }
 
 impl Recipe<'_> {
-    fn build<B: Backend>(&self) -> Result<Arc<dyn ObjectStore>> {
+    fn build<B: Backend>(&self) -> Result<(Arc<dyn ObjectStore>, Place)> {
         let builder = self.configure::<B>()?;
+        builder.check_credentials(self.options, &self.display)?;
+        let endpoint = builder
+            .get(&B::endpoint())
+            .map(|e| e.trim_end_matches('/').to_ascii_lowercase())
+            .filter(|e| !e.is_empty());
+        let place = Place {
+            service: B::SERVICE,
+            endpoint,
+            bucket: builder.bucket(),
+        };
         let retry = RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_secs(15),
-                base: 2.0,
-            },
+            backoff: backoff_for(self.options.max_retries, self.options.retry_timeout),
             max_retries: self.options.max_retries,
             retry_timeout: self.options.retry_timeout,
         };
         let connector = ObservingConnector {
             observer: Arc::clone(self.observer),
         };
-        builder.finish(retry, connector).map_err(|e| {
+        let store = builder.finish(retry, connector).map_err(|e| {
             Error::usage(format!(
                 "cannot configure the destination {}: {}",
                 self.display,
                 redact_error(&e)
             ))
-        })
+        })?;
+        Ok((store, place))
     }
 
     /// Everything but the retry policy and the connector (what the tests look at).
@@ -311,6 +393,56 @@ impl Recipe<'_> {
             &self.display,
         );
         Ok(b)
+    }
+}
+
+/// Growth factor of the backoff: `object_store` draws each wait at random between the first
+/// wait and this many times the previous one ("decorrelated jitter"). With 2 a wait is on
+/// average the previous one plus half the first: the waits spread evenly enough that the
+/// total rarely falls far below its expectation (3 makes a few retries far apart, or many
+/// close together).
+const BACKOFF_BASE: f64 = 2.0;
+/// Bounds of the first wait, whatever the budget.
+const MIN_FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_FIRST_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A backoff that spreads `max_retries` retries across the `retry_timeout` budget, as the
+/// Anaplan client's does (`crate::retry`): the expected waits add up to about four fifths of
+/// the budget, no single wait is longer than a third of it, and the first is between 50 ms and
+/// 5 s. A fixed short backoff would spend every retry within the first second, so a storage
+/// blip of a few seconds would fail the run with most of its budget unused.
+fn backoff_for(max_retries: usize, retry_timeout: Duration) -> BackoffConfig {
+    let max_backoff = (retry_timeout / 3).max(MIN_FIRST_BACKOFF);
+    let target = retry_timeout.as_secs_f64() * 0.8;
+    let cap = max_backoff.as_secs_f64();
+    // The expected total wait for a first wait of `init` (each wait's expectation from the
+    // previous one's, capped; close enough to size the first wait).
+    let expected_total = |init: f64| {
+        let (mut wait, mut total) = (init, 0.0);
+        for _ in 0..max_retries {
+            total += wait;
+            wait = f64::midpoint(init, BACKOFF_BASE * wait).min(cap);
+        }
+        total
+    };
+    // The expected total grows with the first wait: bisect for the target.
+    let (mut low, mut high) = (
+        MIN_FIRST_BACKOFF.as_secs_f64(),
+        MAX_FIRST_BACKOFF.as_secs_f64(),
+    );
+    for _ in 0..50 {
+        let mid = f64::midpoint(low, high);
+        if expected_total(mid) < target {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let init = Duration::from_secs_f64(low).min(max_backoff);
+    BackoffConfig {
+        init_backoff: init,
+        max_backoff,
+        base: BACKOFF_BASE,
     }
 }
 
@@ -447,7 +579,7 @@ mod tests {
 
             let o = opts(output, &[valid, "account_key=c2VjcmV0"]);
             // Azure wants a key; the others refuse it as not theirs.
-            let result = build(&url, &o);
+            let result = build(&url, url.as_str(), &o);
             assert_eq!(result.is_ok(), output.starts_with("az:"), "{output}");
             if let Err(e) = result {
                 assert_eq!(setting_of(&e), "storage_options", "{output}");
@@ -455,7 +587,7 @@ mod tests {
             }
 
             let o = opts(output, &[valid, "no_such_option=1"]);
-            let e = build(&url, &o).unwrap_err();
+            let e = build(&url, url.as_str(), &o).unwrap_err();
             assert_eq!(setting_of(&e), "storage_options", "{output}");
             assert!(e.to_string().contains("no_such_option"), "{e}");
 
@@ -484,26 +616,26 @@ mod tests {
             let plain = format!("{endpoint}=http://127.0.0.1:9000");
             let o = opts(output, &[valid, &plain]);
             if output.starts_with("gs:") {
-                build(&url, &o).unwrap();
+                build(&url, url.as_str(), &o).unwrap();
                 let o = opts(output, &[valid, &plain, "allow_http=false"]);
-                let e = build(&url, &o).unwrap_err();
+                let e = build(&url, url.as_str(), &o).unwrap_err();
                 assert_eq!(setting_of(&e), "allow_http", "{output}");
             } else {
-                let e = build(&url, &o).unwrap_err();
+                let e = build(&url, url.as_str(), &o).unwrap_err();
                 assert_eq!(setting_of(&e), "allow_http", "{output}");
                 assert!(e.to_string().contains("http://127.0.0.1:9000"), "{e}");
             }
             let mut o = opts(output, &[valid, &plain]);
             o.allow_http = true;
-            build(&url, &o).unwrap();
+            build(&url, url.as_str(), &o).unwrap();
             let o = opts(output, &[valid, &plain, "allow_http=true"]);
-            build(&url, &o).unwrap();
+            build(&url, url.as_str(), &o).unwrap();
 
             // The S3 settings apply to S3 only.
             let mut o = opts(output, &[valid]);
             o.s3_region = Some("eu-west-1".into());
             o.s3_path_style = true;
-            match build(&url, &o) {
+            match build(&url, url.as_str(), &o) {
                 Ok(_) => assert!(s3, "{output}"),
                 Err(e) => {
                     assert!(!s3, "{output}: {e}");
@@ -547,7 +679,52 @@ mod tests {
             "az://data/x.parquet",
             &["use_emulator=true", "endpoint=http://127.0.0.1:10000"],
         );
-        build(&url, &o).unwrap();
+        build(&url, url.as_str(), &o).unwrap();
+    }
+
+    /// `object_store`'s backoff, as its `client::backoff` computes it: the first wait is
+    /// `init`, each next one random between `init` and `base` times the previous, capped.
+    fn waits(b: &BackoffConfig, retries: usize, rng: &mut fastrand::Rng) -> Vec<f64> {
+        let (init, max) = (b.init_backoff.as_secs_f64(), b.max_backoff.as_secs_f64());
+        let mut next = init;
+        (0..retries)
+            .map(|_| {
+                let drawn = init + rng.f64() * (next * b.base - init);
+                std::mem::replace(&mut next, drawn.min(max))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn retries_are_spread_across_the_budget() {
+        let mut rng = fastrand::Rng::with_seed(12);
+        // (retries, budget in seconds)
+        for (retries, budget) in [(6, 20.0), (6, 120.0), (6, 6.0), (2, 3.0), (10, 60.0)] {
+            let b = backoff_for(retries, Duration::from_secs_f64(budget));
+            assert!(b.max_backoff.as_secs_f64() <= budget / 3.0 + 1e-9);
+            let mut totals: Vec<f64> = (0..10_000)
+                .map(|_| waits(&b, retries, &mut rng).iter().sum())
+                .collect();
+            totals.sort_by(f64::total_cmp);
+            let (p1, median) = (totals[100], totals[5_000]);
+            eprintln!("{retries} retries in {budget}s: {b:?}, p1 {p1:.2}s, median {median:.2}s");
+            // Most of the budget is used, most of the time (0.75 s of 20 s before), and the
+            // waits alone rarely overrun it.
+            assert!(
+                median > 0.45 * budget && median < 0.85 * budget,
+                "{retries} in {budget}s: median {median:.2}"
+            );
+            assert!(
+                p1 > 0.25 * budget,
+                "{retries} in {budget}s: 1st percentile {p1:.2}"
+            );
+        }
+        // One retry with a long budget: the first wait is bounded.
+        let b = backoff_for(1, Duration::from_mins(2));
+        assert_eq!(b.init_backoff, MAX_FIRST_BACKOFF);
+        // A tiny budget: the shortest first wait.
+        let b = backoff_for(6, Duration::from_millis(100));
+        assert_eq!(b.init_backoff, MIN_FIRST_BACKOFF);
     }
 
     #[test]
@@ -574,7 +751,7 @@ mod tests {
     fn unsupported_schemes_name_the_output() {
         for output in ["ftp://host/x.parquet", "http://example.com/x.parquet"] {
             let url = Url::parse(output).unwrap();
-            let e = build(&url, &opts(output, &[])).unwrap_err();
+            let e = build(&url, output, &opts(output, &[])).unwrap_err();
             assert_eq!(setting_of(&e), "output");
             assert!(e.to_string().contains("unsupported destination"), "{e}");
         }

@@ -186,7 +186,7 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
             "`dataset` must be an array of tables: [[dataset]]".into(),
         ),
     }
-    duplicates(&out.names, &out.datasets, &mut problem);
+    duplicates(&out.names, &mut problem);
     out.problems = problems;
     if secret_options && !private {
         out.warnings.push(format!(
@@ -243,29 +243,14 @@ fn connection(
     Ok(file)
 }
 
-/// Two datasets with one name, or writing to one place, are problems of both.
-fn duplicates(names: &[String], datasets: &[Option<Dataset>], problem: &mut Problems<'_>) {
+/// Two datasets with one name are problems of both. (Two writing to one place are found by
+/// `jobs::overlaps`, which compares resolved locations, not spellings.)
+fn duplicates(names: &[String], problem: &mut Problems<'_>) {
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) && !n.starts_with('#') {
             problem(
                 Some(n),
                 "two datasets have this name; names must be unique".into(),
-            );
-        }
-    }
-    let outputs: Vec<Option<&str>> = datasets
-        .iter()
-        .map(|d| d.as_ref().map(|d| d.output.output.trim_end_matches('/')))
-        .collect();
-    for (i, o) in outputs.iter().enumerate() {
-        let Some(o) = o else { continue };
-        if let Some(j) = outputs[..i].iter().position(|p| p == &Some(*o)) {
-            problem(
-                Some(&names[i]),
-                format!(
-                    "writes to {o}, as dataset {:?} does; each dataset needs its own output",
-                    names[j]
-                ),
             );
         }
     }
@@ -497,10 +482,8 @@ value_number = false
                 "[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\n\n\
                  [[dataset]]\nname = \"a\"\nexport = \"F\"\noutput = \"./a.parquet\"\n\n\
                  [[dataset]]\nname = \"b\"\nexport = \"G\"\noutput = \"a.parquet\"\n",
-                &[
-                    (Some("a"), "two datasets have this name"),
-                    (Some("b"), "writes to a.parquet, as dataset \"a\" does"),
-                ],
+                // (Their outputs are compared by `jobs::overlaps`.)
+                &[(Some("a"), "two datasets have this name")],
             ),
             (
                 "[defaults]\nworkspace = \"W\"\nmodel = \"M\"\noutput = \"x\"\n[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\n",
