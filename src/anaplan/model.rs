@@ -650,7 +650,10 @@ mod tests {
             "tabular-multi-column",
             "Tabular Multi Column",
         ] {
-            assert!(ExportType::from(multi.to_owned()).is_multi_column(), "{multi}");
+            assert!(
+                ExportType::from(multi.to_owned()).is_multi_column(),
+                "{multi}"
+            );
         }
         assert!(!ExportType::TabularSingleColumn.is_multi_column());
         assert!(!ExportType::GridAllPages.is_multi_column());

@@ -184,7 +184,10 @@ mod tests {
             layout: Layout::MultiColumn { dimensions: 2 },
             ..evidence
         };
-        assert!(multi.decisions()[1].starts_with("layout Tabular Multiple Column, from the export's metadata"));
+        assert!(
+            multi.decisions()[1]
+                .starts_with("layout Tabular Multiple Column, from the export's metadata")
+        );
     }
 
     #[test]

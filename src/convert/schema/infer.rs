@@ -174,17 +174,19 @@ mod tests {
         let mut values = vec!["1"; 999];
         values.push("x");
         let s = ColumnStats::of(&values);
-        assert_eq!(
-            s.describe_mix(),
-            "999 numbers (>99%), 1 text value (<1%)"
-        );
+        assert_eq!(s.describe_mix(), "999 numbers (>99%), 1 text value (<1%)");
         assert_eq!(share(1, 3), "33%");
         assert_eq!(share(3, 3), "100%");
     }
 
     #[test]
     fn inexact_numbers_are_numbers_that_keep_the_column_text() {
-        let s = ColumnStats::of(&["1.5", "1e-400", "0.1234567890123456789", "123456789012345672"]);
+        let s = ColumnStats::of(&[
+            "1.5",
+            "1e-400",
+            "0.1234567890123456789",
+            "123456789012345672",
+        ]);
         assert_eq!(s.inferred(), ColumnType::Utf8);
         assert_eq!((s.numeric, s.inexact, s.text()), (4, 3, 0));
         assert!(s.is_mixed_with_numbers());

@@ -76,8 +76,7 @@ pub(crate) fn parse_i64(s: &str) -> Option<i64> {
         b'-' => (true, &b[1..]),
         _ => (false, b),
     };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg))
-    {
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
         // `007` keeps its digits as text; `-0` keeps its sign as a float.
         return None;
     }
@@ -469,10 +468,18 @@ mod tests {
         for (text, exact) in cases {
             let parsed = parse_f64_exact(text);
             assert_eq!(parsed.is_some(), *exact, "{text}");
-            assert_eq!(classify(text).contains(ColumnType::Float64), *exact, "{text}");
+            assert_eq!(
+                classify(text).contains(ColumnType::Float64),
+                *exact,
+                "{text}"
+            );
             if let Some(v) = parsed {
                 // The value written is the nearest float, sign included.
-                assert_eq!(v.to_bits(), text.parse::<f64>().unwrap().to_bits(), "{text}");
+                assert_eq!(
+                    v.to_bits(),
+                    text.parse::<f64>().unwrap().to_bits(),
+                    "{text}"
+                );
             }
         }
         // Inexact but finite numbers are still numbers for `Value_number` (approximately).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::infer::ColumnStats;
-use super::options::{Layout, SchemaOptions};
+use super::options::SchemaOptions;
 use super::types::ColumnType;
 use crate::error::{Error, Result};
 
@@ -162,6 +162,7 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
+    use super::super::options::Layout;
     use super::*;
 
     fn names(v: &[&str]) -> Vec<String> {
@@ -237,7 +238,8 @@ mod tests {
             ..SchemaOptions::default()
         };
         let plan = Plan::decide(&header, &st, &opts).unwrap();
-        let got: Vec<(ColumnType, Origin)> = plan.columns.iter().map(|c| (c.ty, c.origin)).collect();
+        let got: Vec<(ColumnType, Origin)> =
+            plan.columns.iter().map(|c| (c.ty, c.origin)).collect();
         assert_eq!(
             got,
             [
