@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
 use crate::anaplan::task::{ExportRef, PollOptions};
-use crate::convert::{self, EngineOptions, InputEncoding, RunContext};
+use crate::convert::{self, EngineOptions, InputEncoding, Layout, RunContext};
 use crate::error::{Error, ExportFailed, Result};
 use crate::sink::Destination;
 use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
@@ -260,13 +260,18 @@ fn parquet_metadata(p: &PreparedExport) -> Vec<(String, String)> {
 }
 
 /// Fills the engine options from what Anaplan says about the export: the header for a file
-/// with no chunks, the separator and encoding (when `from_metadata` and the options hold the
-/// defaults), and the key-value metadata.
+/// with no chunks, the layout (when the user chose none), the separator and encoding (when
+/// `from_metadata` and the options hold the defaults), and the key-value metadata.
 pub fn engine_options(
     p: &PreparedExport,
     mut options: EngineOptions,
     from_metadata: bool,
 ) -> EngineOptions {
+    if options.schema.layout == Layout::Auto
+        && let Some(layout) = layout_of(p)
+    {
+        options.schema.layout = layout;
+    }
     if let Some(md) = &p.metadata {
         if !md.header_names.is_empty() && options.schema.fallback_header.is_none() {
             options.schema.fallback_header = Some(md.header_names.clone());
@@ -292,6 +297,51 @@ pub fn engine_options(
     }
     options.parquet.metadata.extend(parquet_metadata(p));
     options
+}
+
+/// The engine layout an export calls for, when its metadata (or, without it, the export's
+/// `layout` or `exportType`) says Tabular Multiple Column: its dimension columns stay text and
+/// each line-item column is inferred. `None` keeps the single-column default.
+fn layout_of(p: &PreparedExport) -> Option<Layout> {
+    let layout = p
+        .metadata
+        .as_ref()
+        .and_then(|m| m.layout.as_ref())
+        .or(p.export.layout.as_ref())
+        .or(p.export.export_type.as_ref())?;
+    if !layout.is_multi_column() {
+        return None;
+    }
+    let dimensions = p.metadata.as_ref().map_or(0, leading_dimensions);
+    if dimensions == 0 {
+        tracing::warn!(
+            "the export is {layout} but its metadata names no dimension columns: inferring the type of every column"
+        );
+    } else {
+        tracing::info!(
+            "the export is {layout}: its {dimensions} dimension columns stay text, the type of each line-item column is inferred"
+        );
+    }
+    Some(Layout::MultiColumn { dimensions })
+}
+
+/// The leading columns that hold list members (dimensions): `dataTypes` `ENTITY` or
+/// `TIME_ENTITY`; without `dataTypes`, a `listNames` entry that names a list.
+fn leading_dimensions(md: &ExportMetadata) -> usize {
+    if md.data_types.is_empty() {
+        return md
+            .list_names
+            .iter()
+            .take_while(|l| !l.trim().is_empty())
+            .count();
+    }
+    md.data_types
+        .iter()
+        .take_while(|t| {
+            let t = t.trim().to_ascii_uppercase().replace(['-', ' '], "_");
+            t == "ENTITY" || t == "TIME_ENTITY"
+        })
+        .count()
 }
 
 fn separator_byte(sep: &str) -> Option<u8> {
@@ -466,6 +516,42 @@ mod tests {
             (o.csv.delimiter, o.csv.encoding),
             (b',', InputEncoding::Utf8)
         );
+    }
+
+    /// Issue 12: a Tabular Multiple Column export exported with the default layout kept every
+    /// line item as text.
+    #[test]
+    fn a_multi_column_export_takes_its_layout_from_the_metadata() {
+        let mut p = prepared();
+        p.metadata = Some(ExportMetadata {
+            header_names: vec!["Region".into(), "Time".into(), "Revenue".into()],
+            data_types: vec!["ENTITY".into(), "TIME_ENTITY".into(), "NUMBER".into()],
+            layout: Some(ExportType::TabularMultiColumn),
+            ..ExportMetadata::default()
+        });
+        let o = engine_options(&p, EngineOptions::default(), true);
+        assert_eq!(o.schema.layout, Layout::MultiColumn { dimensions: 2 });
+        // The user's layout wins, even when it is the single-column default spelled out.
+        for chosen in [Layout::SingleColumn, Layout::Generic] {
+            let mut user = EngineOptions::default();
+            user.schema.layout = chosen;
+            assert_eq!(engine_options(&p, user, true).schema.layout, chosen);
+        }
+        // Without `dataTypes`, the list names tell the dimensions; without metadata, the
+        // export's type tells the layout (and nothing tells the dimensions).
+        let md = p.metadata.as_mut().unwrap();
+        md.data_types.clear();
+        md.list_names = vec!["Regions".into(), String::new(), String::new()];
+        md.layout = Some(ExportType::from("TABULAR_MULTIPLE_COLUMNS".to_owned()));
+        let o = engine_options(&p, EngineOptions::default(), true);
+        assert_eq!(o.schema.layout, Layout::MultiColumn { dimensions: 1 });
+        p.metadata = None;
+        p.export.export_type = Some(ExportType::TabularMultiColumn);
+        let o = engine_options(&p, EngineOptions::default(), true);
+        assert_eq!(o.schema.layout, Layout::MultiColumn { dimensions: 0 });
+        // A single-column export keeps the default.
+        let o = engine_options(&prepared(), EngineOptions::default(), true);
+        assert_eq!(o.schema.layout, Layout::Auto);
     }
 
     #[test]

@@ -107,4 +107,4 @@ pub use secret::Secret;
 pub use shutdown::Shutdown;
 pub use sink::{Sink, SinkWriter};
 pub use source::Source;
-pub use summary::{RunSummary, SummaryColumn, Widening};
+pub use summary::{FirstMisfit, RunSummary, SummaryColumn, Widening};

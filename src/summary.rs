@@ -24,12 +24,30 @@ pub struct Widening {
     pub from: String,
     /// Type written.
     pub to: String,
-    /// 1-based data row of the first value that did not fit.
+    /// 1-based data row of the value that made `to` necessary (the first value that fits no
+    /// type narrower than `to` together with the values before it).
     pub row: u64,
     /// Physical line of that value.
     pub line: u64,
     /// The value (shortened when long).
     pub value: String,
+    /// The first value that did not fit `from`, when it is not the one above: it only called
+    /// for a type in between (`0.1` in an int64 column, before `abc` made it text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_misfit: Option<FirstMisfit>,
+}
+
+/// A value of a widened column that did not fit the type it had then.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FirstMisfit {
+    /// 1-based data row.
+    pub row: u64,
+    /// Physical line.
+    pub line: u64,
+    /// The value (shortened when long).
+    pub value: String,
+    /// The type it called for.
+    pub to: String,
 }
 
 /// What a run did.
@@ -110,11 +128,19 @@ impl RunSummary {
             let _ = writeln!(out, "  {d}");
         }
         for w in &self.widenings {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  widened {} from {} to {}: row {} (line {}) has {:?}",
                 w.column, w.from, w.to, w.row, w.line, w.value
             );
+            if let Some(m) = &w.first_misfit {
+                let _ = write!(
+                    out,
+                    " (the first value that did not fit {}, {:?} on row {} (line {}), only called for {})",
+                    w.from, m.value, m.row, m.line, m.to
+                );
+            }
+            out.push('\n');
         }
         for (what, n) in &self.retries {
             let _ = writeln!(out, "  retried {n} x {what}");

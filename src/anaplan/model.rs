@@ -119,6 +119,25 @@ impl ExportType {
                 | ExportType::TabularSingleColumn
         )
     }
+
+    /// True for Tabular Multiple Column (dimensions, then one column per line item), however
+    /// it is spelled: `TABULAR_MULTI_COLUMN` as documented, and the plausible variants
+    /// (`TABULAR_MULTIPLE_COLUMNS`, `tabular-multi-column`, `Tabular Multi Column`).
+    pub fn is_multi_column(&self) -> bool {
+        let letters: String = self
+            .as_str()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        matches!(
+            letters.as_str(),
+            "TABULARMULTICOLUMN"
+                | "TABULARMULTICOLUMNS"
+                | "TABULARMULTIPLECOLUMN"
+                | "TABULARMULTIPLECOLUMNS"
+        )
+    }
 }
 
 open_enum! {
@@ -625,6 +644,19 @@ mod tests {
         assert_eq!(md.header_names, ["A", "Value"]);
         assert_eq!(md.row_count, Some(20432));
         assert!(md.layout.unwrap().is_single_column());
+        for multi in [
+            "TABULAR_MULTI_COLUMN",
+            "TABULAR_MULTIPLE_COLUMNS",
+            "tabular-multi-column",
+            "Tabular Multi Column",
+        ] {
+            assert!(
+                ExportType::from(multi.to_owned()).is_multi_column(),
+                "{multi}"
+            );
+        }
+        assert!(!ExportType::TabularSingleColumn.is_multi_column());
+        assert!(!ExportType::GridAllPages.is_multi_column());
     }
 
     #[test]

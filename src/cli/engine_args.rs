@@ -25,8 +25,9 @@ pub(crate) struct EngineArgs {
     pub encoding: Option<String>,
 
     /// `single-column`: Anaplan Tabular Single Column, every column but the last is a dimension
-    /// and stays text; only the last (`Value`) is inferred. `generic`: infer every column
-    /// [default: single-column].
+    /// and stays text; only the last (`Value`) is inferred. `generic`: infer every column.
+    /// Without the flag: single-column, except for an export whose metadata says Tabular
+    /// Multiple Column (its dimension columns stay text, each line-item column is inferred).
     #[arg(long, value_parser = named(LAYOUTS))]
     pub layout: Option<String>,
 
@@ -174,6 +175,6 @@ mod tests {
             let given = options(&[flag, default]).unwrap();
             assert_eq!(format!("{given:?}"), library, "{flag}");
         }
-        assert_eq!(defaults.len(), 7);
+        assert_eq!(defaults.len(), 6);
     }
 }

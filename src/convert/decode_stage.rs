@@ -21,7 +21,8 @@ use super::encode::writer_properties;
 use super::options::EngineOptions;
 use super::report::{Evidence, Inference};
 use super::schema::{
-    InferRows, MAX_SAMPLE_BYTES, Misfit, Origin, Plan, clean_header, convert_column, number_column,
+    InferRows, Layout, MAX_SAMPLE_BYTES, Misfit, Origin, Plan, clean_header, convert_column,
+    number_column,
 };
 use super::text::{TextBatch, TextReader};
 use super::widen::ColumnScan;
@@ -128,6 +129,8 @@ pub(super) struct DecodeStage {
     /// Key-value metadata of the file (the inference is added when encoding starts).
     metadata: Vec<KeyValue>,
     total_rows: u64,
+    /// The layout of the options (for the decisions).
+    layout: Layout,
     /// The encoder went away; its stage or the destination reports why.
     stopped: bool,
     tx: Option<mpsc::Sender<EncodeMsg>>,
@@ -168,6 +171,7 @@ impl DecodeStage {
             widened: None,
             metadata,
             total_rows: 0,
+            layout: options.schema.layout,
             stopped: false,
             tx: None,
         }
@@ -314,6 +318,7 @@ impl DecodeStage {
             from_earlier_pass: self.forced,
             sample_rows: self.sample.rows,
             total_rows: self.total_rows,
+            layout: self.layout,
         })
     }
 
@@ -477,6 +482,7 @@ impl DecodeStage {
             from_earlier_pass: self.forced,
             sample_rows: self.total_rows,
             total_rows: self.total_rows,
+            layout: self.layout,
         }
         .decisions();
         self.widened = Some(Widened {

@@ -2,7 +2,7 @@
 //! `--print-schema`), and the JSON written into the file's metadata
 //! (`anaplan_parquet.inference`).
 
-use super::schema::{ColumnStats, Origin, Plan};
+use super::schema::{ColumnStats, Layout, Origin, Plan};
 
 /// The outcome of schema inference.
 #[derive(Clone, Debug)]
@@ -28,6 +28,8 @@ pub(crate) struct Evidence<'a> {
     pub sample_rows: u64,
     /// Data rows read in all.
     pub total_rows: u64,
+    /// The layout the plan followed.
+    pub layout: Layout,
 }
 
 impl Evidence<'_> {
@@ -41,6 +43,12 @@ impl Evidence<'_> {
             } else {
                 format!("types inferred from the first {} rows", self.sample_rows)
             });
+        }
+        if let Layout::MultiColumn { .. } = self.layout {
+            out.push(
+                "layout Tabular Multiple Column, from the export's metadata: dimension columns kept as text, the type of each line-item column inferred (--layout overrides)"
+                    .to_owned(),
+            );
         }
         let dims: Vec<&str> = plan
             .columns
@@ -137,6 +145,7 @@ mod tests {
             from_earlier_pass: false,
             sample_rows: 4,
             total_rows,
+            layout: Layout::Auto,
         }
     }
 
@@ -150,7 +159,7 @@ mod tests {
                 "types inferred from the first 4 rows",
                 "dimensions kept as text: Versions, Time",
                 "Code: int64 (forced)",
-                "Value: utf8 (50% numbers, 25% text, 25% booleans)",
+                "Value: utf8 (2 numbers (50%), 1 text value (25%), 1 boolean (25%))",
                 "added Value_number (float64): the numbers of Value, null where it holds text, booleans or dates",
             ]
         );
@@ -170,6 +179,15 @@ mod tests {
             !decisions.iter().any(|d| d.starts_with("Value:")),
             "{decisions:?}"
         );
+        // A layout taken from the export's metadata is said first.
+        let multi = Evidence {
+            layout: Layout::MultiColumn { dimensions: 2 },
+            ..evidence
+        };
+        assert!(
+            multi.decisions()[1]
+                .starts_with("layout Tabular Multiple Column, from the export's metadata")
+        );
     }
 
     #[test]
@@ -184,7 +202,7 @@ mod tests {
         assert_eq!(json["columns"][3]["type"], "utf8");
         assert_eq!(
             json["columns"][3]["values"],
-            "50% numbers, 25% text, 25% booleans"
+            "2 numbers (50%), 1 text value (25%), 1 boolean (25%)"
         );
         let earlier = Evidence {
             from_earlier_pass: true,

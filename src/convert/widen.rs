@@ -4,15 +4,17 @@
 //! decided, values are only converted (cheaper), and only counted: how many, and how many
 //! integers a float cannot hold. When a later value does not fit, those counts seed the
 //! statistics again ([`ColumnScan::seed_from_converted`]), the rest of the input is classified
-//! ([`ColumnScan::scan`], which also notes the first misfit of each column), and
-//! [`ColumnScan::widen`] decides the final plan and says which columns widened and why.
+//! ([`ColumnScan::scan`], which also notes, per column, the first value that did not fit and
+//! the value that made the final type necessary: with `1`, `0.1`, `abc` the column becomes
+//! text because of `abc`, not `0.1`), and [`ColumnScan::widen`] decides the final plan and
+//! says which columns widened and why.
 
 use arrow::array::{Array, ArrayRef, StringArray};
 
 use super::schema::{ColumnStats, ColumnType, Fits, Plan, SchemaOptions, classify};
 use super::text::TextBatch;
 use crate::error::Result;
-use crate::summary::Widening;
+use crate::summary::{FirstMisfit, Widening};
 
 /// Values quoted in widening reports are cut to this many characters.
 const QUOTED_CHARS: usize = 80;
@@ -31,8 +33,26 @@ pub(super) struct ColumnScan {
     /// Integers converted that a float cannot hold exactly (an int64 column that holds one
     /// cannot widen to float64; inference counts them as text).
     inexact_ints: Vec<u64>,
-    /// The first value that did not fit after the sample.
-    misfits: Vec<Option<Widening>>,
+    /// Where the type a column calls for changed after the sample: the first change (the
+    /// first value that did not fit the plan) and the latest one (the value that made the
+    /// final type necessary).
+    changes: Vec<Changes>,
+}
+
+/// The values at which a column's type had to change during a scan after the sample.
+#[derive(Clone, Debug, Default)]
+struct Changes {
+    first: Option<TypeChange>,
+    last: Option<TypeChange>,
+}
+
+/// One value that moved a column to a wider type.
+#[derive(Clone, Debug)]
+struct TypeChange {
+    row: u64,
+    line: u64,
+    value: String,
+    to: ColumnType,
 }
 
 impl ColumnScan {
@@ -49,7 +69,7 @@ impl ColumnScan {
             stats: vec![ColumnStats::default(); n],
             non_null: vec![0; n],
             inexact_ints: vec![0; n],
-            misfits: vec![None; n],
+            changes: vec![Changes::default(); n],
         }
     }
 
@@ -120,26 +140,30 @@ impl ColumnScan {
                 }
                 let v = col.value(r);
                 let fits = classify(v);
-                self.stats[j].observe_classified(fits);
-                if let Some(ty) = planned[j]
-                    && !fits.contains(ty)
-                    && self.misfits[j].is_none()
-                {
-                    self.misfits[j] = Some(Widening {
-                        column: self.header[j].clone(),
-                        from: ty.name().to_owned(),
-                        to: String::new(),
+                let before = self.stats[j].fits;
+                self.stats[j].observe_classified(v, fits);
+                let after = self.stats[j].fits;
+                if planned[j].is_some() && after != before && after.best() != before.best() {
+                    let change = TypeChange {
                         row: batch.first_row + r as u64 + 1,
                         line: batch.lines[r],
                         value: crate::units::shorten(v, QUOTED_CHARS),
-                    });
+                        to: after.best(),
+                    };
+                    let changes = &mut self.changes[j];
+                    if changes.first.is_none() {
+                        changes.first = Some(change);
+                    } else {
+                        changes.last = Some(change);
+                    }
                 }
             }
         }
     }
 
     /// The plan for the whole input, replacing `old`, and the columns that widened (each with
-    /// the first value that did not fit).
+    /// the value that made its final type necessary, and the first value that did not fit
+    /// when that was another one).
     pub(super) fn widen(
         &mut self,
         old: &Plan,
@@ -151,11 +175,28 @@ impl ColumnScan {
         }
         let mut widenings = Vec::new();
         for (j, (o, n)) in old.columns.iter().zip(&new.columns).enumerate() {
+            let changes = std::mem::take(&mut self.changes[j]);
             if o.ty != n.ty
-                && let Some(mut w) = self.misfits[j].take()
+                && let Some(first) = changes.first
             {
-                n.ty.name().clone_into(&mut w.to);
-                widenings.push(w);
+                let (cause, first_misfit) = match changes.last {
+                    Some(last) => (last, Some(first)),
+                    None => (first, None),
+                };
+                widenings.push(Widening {
+                    column: self.header[j].clone(),
+                    from: o.ty.name().to_owned(),
+                    to: n.ty.name().to_owned(),
+                    row: cause.row,
+                    line: cause.line,
+                    value: cause.value,
+                    first_misfit: first_misfit.map(|m| FirstMisfit {
+                        row: m.row,
+                        line: m.line,
+                        value: m.value,
+                        to: m.to.name().to_owned(),
+                    }),
+                });
             }
         }
         Ok((new, widenings))
@@ -163,7 +204,8 @@ impl ColumnScan {
 }
 
 /// Statistics for values that all fitted `ty`: the starting point of a scan after a widening.
-/// `inexact_ints`: how many of them are integers a float cannot hold (text to inference).
+/// `inexact_ints`: how many of them are integers a float cannot hold (inexact numbers to
+/// inference).
 fn seeded_stats(ty: ColumnType, non_null: u64, inexact_ints: u64) -> ColumnStats {
     let fits = match ty {
         ColumnType::Int64 if inexact_ints > 0 => Fits::NONE.with(ColumnType::Int64),
@@ -177,7 +219,10 @@ fn seeded_stats(ty: ColumnType, non_null: u64, inexact_ints: u64) -> ColumnStats
         ..ColumnStats::default()
     };
     match ty {
-        ColumnType::Int64 => s.numeric = non_null - inexact_ints,
+        ColumnType::Int64 => {
+            s.numeric = non_null;
+            s.inexact = inexact_ints;
+        }
         ColumnType::Float64 => s.numeric = non_null,
         ColumnType::Boolean => s.boolean = non_null,
         ColumnType::Date32 | ColumnType::Timestamp => s.temporal = non_null,
@@ -250,6 +295,42 @@ mod tests {
         assert_eq!((w.row, w.line, w.value.as_str()), (6, 7, "2.5"));
     }
 
+    /// Regression (issue 12): the widening to text blamed `0.1`, the first value that did not
+    /// fit, though float64 holds it; `abc` made the column text.
+    #[test]
+    fn the_value_that_made_the_final_type_necessary_is_named() {
+        let (_, new, widenings) = widen_after(
+            &[Some("1"), Some("2")],
+            &[Some("3")],
+            &[Some("4"), Some("0.1"), Some("5"), Some("abc"), Some("x")],
+        );
+        assert_eq!(new.columns[0].ty, ColumnType::Utf8);
+        let w = &widenings[0];
+        assert_eq!((w.from.as_str(), w.to.as_str()), ("int64", "utf8"));
+        assert_eq!((w.row, w.line, w.value.as_str()), (7, 8, "abc"));
+        assert_eq!(
+            w.first_misfit,
+            Some(FirstMisfit {
+                row: 5,
+                line: 6,
+                value: "0.1".into(),
+                to: "float64".into()
+            })
+        );
+        // One step: the first misfit is the cause, and is named once.
+        let (_, _, widenings) = widen_after(&[Some("1")], &[], &[Some("abc"), Some("0.5")]);
+        assert_eq!(widenings[0].value, "abc");
+        assert_eq!(widenings[0].first_misfit, None);
+    }
+
+    /// A value past float64's exactness (underflow) makes an int64 column text, not float64.
+    #[test]
+    fn an_inexact_float_widens_to_text() {
+        let (_, new, widenings) = widen_after(&[Some("1")], &[Some("2")], &[Some("1e-400")]);
+        assert_eq!(new.columns[0].ty, ColumnType::Utf8);
+        assert_eq!(widenings[0].value, "1e-400");
+    }
+
     #[test]
     fn integers_a_float_cannot_hold_make_a_late_decimal_text() {
         let (_, new, widenings) =
@@ -277,7 +358,7 @@ mod tests {
     fn seeded_statistics_describe_the_converted_values() {
         let s = seeded_stats(ColumnType::Int64, 10, 2);
         assert_eq!(s.inferred(), ColumnType::Int64);
-        assert_eq!((s.numeric, s.non_null), (8, 10));
+        assert_eq!((s.numeric, s.inexact, s.non_null), (10, 2, 10));
         assert!(!s.fits.contains(ColumnType::Float64));
         assert!(
             seeded_stats(ColumnType::Int64, 10, 0)

@@ -6,6 +6,7 @@ mod client;
 mod convert;
 mod corpus;
 mod engine;
+mod exactness;
 mod export;
 mod faults;
 mod generate;

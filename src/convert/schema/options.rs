@@ -5,11 +5,37 @@ use super::types::ColumnType;
 /// How the columns of an export are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layout {
-    /// Anaplan Tabular Single Column: dimensions (kept as text), then one `Value` column.
+    /// Not chosen: an Anaplan export's metadata decides (see `export::engine_options`);
+    /// otherwise, and for local files, [`Layout::SingleColumn`].
     #[default]
+    Auto,
+    /// Anaplan Tabular Single Column: dimensions (kept as text), then one `Value` column.
     SingleColumn,
     /// Any CSV: every column is inferred.
     Generic,
+    /// Anaplan Tabular Multiple Column, as the export's metadata describes it: the first
+    /// `dimensions` columns are dimensions (kept as text), every other column is a line item
+    /// whose type is inferred.
+    MultiColumn {
+        /// Leading dimension columns.
+        dimensions: usize,
+    },
+}
+
+impl Layout {
+    /// True when column `index` (of `columns`) is a dimension, kept as text.
+    pub(crate) fn is_dimension(self, index: usize, columns: usize) -> bool {
+        match self {
+            Layout::Auto | Layout::SingleColumn => index + 1 != columns,
+            Layout::Generic => false,
+            Layout::MultiColumn { dimensions } => index < dimensions,
+        }
+    }
+
+    /// True for the single-column layout (chosen or by default): the last column is `Value`.
+    pub(crate) fn is_single_column(self) -> bool {
+        matches!(self, Layout::Auto | Layout::SingleColumn)
+    }
 }
 
 /// How many rows schema inference reads.
@@ -47,7 +73,7 @@ pub const MAX_SAMPLE_BYTES: usize = 32 << 20;
 impl Default for SchemaOptions {
     fn default() -> Self {
         SchemaOptions {
-            layout: Layout::SingleColumn,
+            layout: Layout::Auto,
             infer_rows: InferRows::Rows(DEFAULT_INFER_ROWS),
             overrides: Vec::new(),
             value_number: true,
@@ -58,9 +84,9 @@ impl Default for SchemaOptions {
 
 impl SchemaOptions {
     /// True when the column `name` at `index` (of `columns`) has its type inferred from the
-    /// data: not forced by an override, and not a dimension of the single-column layout.
+    /// data: not forced by an override, and not a dimension of the layout.
     pub(crate) fn infers(&self, name: &str, index: usize, columns: usize) -> bool {
         let forced = self.overrides.iter().any(|(n, _)| n == name);
-        !forced && (self.layout == Layout::Generic || index + 1 == columns)
+        !forced && !self.layout.is_dimension(index, columns)
     }
 }

@@ -7,13 +7,19 @@
 //!
 //! - Boolean: `true` / `false`, any case.
 //! - Int64: `-?(0|[1-9][0-9]*)` within the 64-bit range. A leading zero (`007`) or a `+` makes
-//!   it text: codes must keep their digits.
-//! - Float64: a decimal (`-12.5`, `.5`, `1e-3`) that a 64-bit float holds exactly: at most 15
-//!   significant digits, or more when the float's shortest form has the same digits. Longer
-//!   values stay text (and still get a `Value_number`, which is approximate by nature).
-//! - Date32: `YYYY-MM-DD`, a real calendar date.
+//!   it text: codes must keep their digits. `-0` is not an int64 (an integer has no negative
+//!   zero, so the sign would be lost); it is a float64, which keeps the sign.
+//! - Float64: a decimal (`-12.5`, `.5`, `1e-3`) that a 64-bit float holds exactly, by one rule
+//!   ([`parse_f64_exact`]): parsed to the nearest float and written back in its shortest
+//!   round-trip form, it must be the same decimal value (same sign, significant digits and
+//!   exponent: `1.50` and `1.5e0` are fine). So `0.1` is exact, while `0.1234567890123456789`
+//!   (more digits than a float keeps), `1e-400` (underflows to 0), `1.23456789012345e-320` (a
+//!   subnormal keeps fewer digits) and `1e400` (overflows) are not. Such values stay text (and
+//!   still get a `Value_number`, which is approximate by nature).
+//! - Date32: `YYYY-MM-DD`, a real calendar date in years 1 to 9999 (year 0 exists in no
+//!   calendar that pyarrow, polars or Python can hold, so `0000-01-01` stays text).
 //! - Timestamp: `YYYY-MM-DD HH:MM:SS` or with `T`, optional fraction of up to 6 digits
-//!   (microseconds), no time zone.
+//!   (microseconds), no time zone, with a date as above.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
@@ -63,14 +69,15 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// A strict integer: optional `-`, no leading zeros, within range.
+/// A strict integer: optional `-`, no leading zeros, within range, not `-0`.
 pub(crate) fn parse_i64(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let (neg, digits) = match b.first()? {
         b'-' => (true, &b[1..]),
         _ => (false, b),
     };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && digits.len() > 1) {
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
+        // `007` keeps its digits as text; `-0` keeps its sign as a float.
         return None;
     }
     let mut v: i64 = 0;
@@ -188,7 +195,15 @@ fn decimal_digits(s: &str) -> Option<usize> {
     Some(first.map_or(0, |f| last - f + 1))
 }
 
-/// A decimal that a 64-bit float holds exactly (see the module docs).
+/// A decimal that a 64-bit float holds exactly: the one exactness rule (see the module docs)
+/// behind inference, conversion and widening alike.
+///
+/// The rule is "the shortest round-trip form of the parsed float is the same decimal value";
+/// the cheap cases are decided without formatting: with at most 15 significant digits, a value
+/// in the normal range always round-trips (IEEE 754's 15-digit guarantee, which is why the
+/// fast path needs no check), and a zero text always parses to a zero of its own sign. A
+/// nonzero text that underflows to zero or lands among the subnormals (which keep fewer
+/// digits) and a text with more digits are compared with the shortest form.
 pub(crate) fn parse_f64_exact(s: &str) -> Option<f64> {
     if let Some(v) = fast_decimal(s) {
         return Some(v);
@@ -198,11 +213,17 @@ pub(crate) fn parse_f64_exact(s: &str) -> Option<f64> {
     if !v.is_finite() {
         return None;
     }
-    if sig <= 15 || same_digits(s, v) {
-        Some(v)
+    let exact = if sig == 0 {
+        true
+    } else if v == 0.0 {
+        // Underflow: a nonzero text became zero.
+        false
+    } else if sig <= 15 && v.abs() >= f64::MIN_POSITIVE {
+        true
     } else {
-        None
-    }
+        same_value(s, v)
+    };
+    exact.then_some(v)
 }
 
 /// Any decimal, approximated: what `Value_number` holds.
@@ -214,13 +235,16 @@ pub(crate) fn parse_f64_lenient(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// True when the shortest representation of `v` has the same significant digits and scale as
-/// the text.
-fn same_digits(text: &str, v: f64) -> bool {
+/// True when the shortest round-trip representation of `v` is the same decimal value as the
+/// text: same sign, significant digits and exponent (not the same string: `1.50` and `1.5e0`
+/// are both `1.5`).
+fn same_value(text: &str, v: f64) -> bool {
     normalize(text) == normalize(&format!("{v:e}"))
 }
 
-/// (negative, significant digits, decimal exponent of the first digit) of a decimal text.
+/// A decimal text's value as (negative, significant digits, decimal exponent of the first
+/// digit); a zero is `(negative, "", 0)` whatever its exponent, keeping its sign (a float
+/// keeps it too).
 fn normalize(s: &str) -> (bool, String, i64) {
     let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
     let (mantissa, exp) = match s.find(['e', 'E']) {
@@ -231,8 +255,11 @@ fn normalize(s: &str) -> (bool, String, i64) {
     let all: String = int.chars().chain(frac.chars()).collect();
     let lead = all.len() - all.trim_start_matches('0').len();
     let digits = all.trim_matches('0').to_owned();
+    if digits.is_empty() {
+        return (neg, digits, 0);
+    }
     let point = int.len() as i64 - lead as i64 + exp;
-    (neg && !digits.is_empty(), digits, point)
+    (neg, digits, point)
 }
 
 /// `YYYY-MM-DD` as days since 1970-01-01.
@@ -250,6 +277,9 @@ fn parse_naive_date(s: &str) -> Option<NaiveDate> {
     let y = digits_value(&b[0..4])?;
     let m = digits_value(&b[5..7])?;
     let d = digits_value(&b[8..10])?;
+    if y == 0 {
+        return None;
+    }
     NaiveDate::from_ymd_opt(y as i32, m, d)
 }
 
@@ -388,11 +418,97 @@ mod tests {
         }
     }
 
+    /// The exactness rule at its boundaries (issue 12): a text is typed float64 only when the
+    /// float, written back in its shortest form, is the same decimal value.
+    #[test]
+    fn float_exactness_boundary_table() {
+        let cases: &[(&str, bool)] = &[
+            // 15, 16, 17 significant digits.
+            ("0.123456789012345", true),
+            ("1.23456789012345e10", true),
+            ("0.1234567890123456", true),
+            ("0.1234567890123457", true),
+            ("9007199254740993", false),
+            ("0.12345678901234567", false),
+            ("0.30000000000000004", true),
+            ("0.30000000000000003", false),
+            // Trailing zeros and exponents do not change the value.
+            ("1.50", true),
+            ("1.5e0", true),
+            ("15e-1", true),
+            ("1.5000000000000000000000", true),
+            // Large and small exponents in the normal range.
+            ("1e308", true),
+            ("1.7976931348623157e308", true),
+            ("2.2250738585072014e-308", true),
+            ("1e-307", true),
+            // Overflow to infinity.
+            ("1e309", false),
+            ("1.7976931348623159e308", false),
+            ("-1e400", false),
+            // Subnormals keep fewer digits: exact only when the shortest form says the same.
+            ("1.23456789012345e-320", false),
+            ("1.2345e-320", false),
+            ("1e-320", true),
+            ("5e-324", true),
+            ("4.9e-324", false),
+            ("2.225073858507201e-308", true),
+            // Underflow to zero.
+            ("1e-400", false),
+            ("-1e-400", false),
+            ("2e-324", false),
+            // Zeros, with their sign.
+            ("0", true),
+            ("0.0", true),
+            ("0e-400", true),
+            ("-0", true),
+            ("-0.0", true),
+            ("-0e5", true),
+        ];
+        for (text, exact) in cases {
+            let parsed = parse_f64_exact(text);
+            assert_eq!(parsed.is_some(), *exact, "{text}");
+            assert_eq!(
+                classify(text).contains(ColumnType::Float64),
+                *exact,
+                "{text}"
+            );
+            if let Some(v) = parsed {
+                // The value written is the nearest float, sign included.
+                assert_eq!(
+                    v.to_bits(),
+                    text.parse::<f64>().unwrap().to_bits(),
+                    "{text}"
+                );
+            }
+        }
+        // Inexact but finite numbers are still numbers for `Value_number` (approximately).
+        assert_eq!(parse_f64_lenient("1e-400"), Some(0.0));
+        assert!(parse_f64_lenient("1.23456789012345e-320").is_some());
+        assert_eq!(parse_f64_lenient("1e309"), None);
+    }
+
+    /// `-0` is not an int64 (an integer has no sign for zero); `0` is.
+    #[test]
+    fn negative_zero_is_a_float_not_an_integer() {
+        assert_eq!(parse_i64("-0"), None);
+        assert_eq!(parse_i64("0"), Some(0));
+        assert_eq!(classify("-0").best(), ColumnType::Float64);
+        assert_eq!(classify("0").best(), ColumnType::Int64);
+        assert!(parse_f64_exact("-0").unwrap().is_sign_negative());
+        assert!(parse_f64_exact("-0.0").unwrap().is_sign_negative());
+    }
+
     #[test]
     fn dates_and_timestamps() {
         assert_eq!(parse_date("1970-01-02"), Some(1));
         assert_eq!(parse_date("1969-12-31"), Some(-1));
         assert_eq!(parse_timestamp("1970-01-01 00:00:01.5"), Some(1_500_000));
         assert_eq!(parse_timestamp("1970-01-01T00:00:00"), Some(0));
+        // Years 1 to 9999 only: year 0 has no Python or pyarrow date.
+        assert_eq!(parse_date("0000-01-01"), None);
+        assert_eq!(parse_timestamp("0000-12-31 23:59:59"), None);
+        assert!(parse_date("0001-01-01").is_some());
+        assert!(parse_date("9999-12-31").is_some());
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::infer::ColumnStats;
-use super::options::{Layout, SchemaOptions};
+use super::options::SchemaOptions;
 use super::types::ColumnType;
 use crate::error::{Error, Result};
 
@@ -47,7 +47,7 @@ fn unique(base: &str, taken: &mut HashSet<String>, try_base: bool) -> String {
 /// Where a column's type came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// An Anaplan dimension in the single-column layout: always text.
+    /// An Anaplan dimension (in the single- or multi-column layout): always text.
     Dimension,
     /// Inferred from the data (may widen after the sample).
     Inferred,
@@ -103,7 +103,7 @@ impl Plan {
                 let forced = options.overrides.iter().rev().find(|(n, _)| n == name);
                 let (ty, origin) = if let Some((_, t)) = forced {
                     (*t, Origin::Override)
-                } else if options.layout == Layout::SingleColumn && i != last {
+                } else if options.layout.is_dimension(i, header.len()) {
                     (ColumnType::Utf8, Origin::Dimension)
                 } else {
                     (stats[i].inferred(), Origin::Inferred)
@@ -115,7 +115,7 @@ impl Plan {
                 }
             })
             .collect();
-        let value_number = (options.layout == Layout::SingleColumn
+        let value_number = (options.layout.is_single_column()
             && options.value_number
             && !columns.is_empty()
             && columns[last].origin == Origin::Inferred
@@ -162,6 +162,7 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
+    use super::super::options::Layout;
     use super::*;
 
     fn names(v: &[&str]) -> Vec<String> {
@@ -224,6 +225,35 @@ mod tests {
     }
 
     #[test]
+    fn multi_column_layout_keeps_the_leading_dimensions_as_text() {
+        let header = names(&["Region", "Time", "Revenue", "Active"]);
+        let st = [
+            stats(&["1001"]),
+            stats(&["2024-01-15"]),
+            stats(&["1", "2.5"]),
+            stats(&["true"]),
+        ];
+        let opts = SchemaOptions {
+            layout: Layout::MultiColumn { dimensions: 2 },
+            ..SchemaOptions::default()
+        };
+        let plan = Plan::decide(&header, &st, &opts).unwrap();
+        let got: Vec<(ColumnType, Origin)> =
+            plan.columns.iter().map(|c| (c.ty, c.origin)).collect();
+        assert_eq!(
+            got,
+            [
+                (ColumnType::Utf8, Origin::Dimension),
+                (ColumnType::Utf8, Origin::Dimension),
+                (ColumnType::Float64, Origin::Inferred),
+                (ColumnType::Boolean, Origin::Inferred),
+            ]
+        );
+        assert_eq!(plan.value_number, None);
+        assert!(!opts.infers("Time", 1, 4) && opts.infers("Revenue", 2, 4));
+    }
+
+    #[test]
     fn value_number_only_for_a_mix_with_numbers() {
         let header = names(&["Line Items", "Value"]);
         let opts = SchemaOptions::default();
@@ -233,6 +263,9 @@ mod tests {
             (&["1", "true", "2024-01-01"], true),
             (&["hello", "world"], false),
             (&["", ""], false),
+            // Text only because a number is not exact as a float: the companion holds it.
+            (&["1.5", "1e-400"], true),
+            (&["0.1234567890123456789"], true),
         ];
         for (values, expected) in cases {
             let st = [ColumnStats::default(), stats(values)];
