@@ -14,7 +14,7 @@ use super::schema::{InferRows, Plan};
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::sink::Sink;
-use crate::source::Source;
+use crate::source::{PieceStream, Source};
 use crate::summary::{RunSummary, SummaryColumn, Widening};
 
 /// See [`super::convert`].
@@ -52,7 +52,7 @@ pub(super) async fn convert(
             }
         } else {
             Input {
-                stream: source.open().await?,
+                stream: open(source, run).await?,
                 name: source.describe(),
                 tee: if read_once { None } else { spool.as_mut() },
             }
@@ -146,7 +146,7 @@ pub(super) async fn infer(
     run: &RunContext,
 ) -> Result<Inference> {
     let input = Input {
-        stream: source.open().await?,
+        stream: open(source, run).await?,
         name: source.describe(),
         tee: None,
     };
@@ -158,5 +158,15 @@ pub(super) async fn infer(
     match run_pass(input, goal, options, run).await? {
         PassEnd::Inferred(inference) => Ok(inference),
         _ => Err(Error::Internal("inference wrote a file".into())),
+    }
+}
+
+/// Opens the source, or gives up when the run is asked to stop: opening a FIFO waits for its
+/// writer, maybe forever, and a signal must still end the run.
+async fn open(source: &dyn Source, run: &RunContext) -> Result<PieceStream> {
+    tokio::select! {
+        biased;
+        () = run.shutdown.triggered() => Err(run.shutdown.error()),
+        opened = source.open() => opened,
     }
 }

@@ -1,10 +1,22 @@
 //! Local input: a file, standard input, or buffers already in memory.
+//!
+//! Whether a local path can be read twice comes from what the path is, decided once when its
+//! source is made: a regular file is opened again for each pass; anything else (a FIFO, a
+//! character device, a socket, `/dev/stdin`, `/proc/self/fd/N`, a shell's `<(cmd)`) is a
+//! stream that yields its bytes once, so the engine spools it like stdin.
+//!
+//! Streams are opened and read on a thread of their own, never on the runtime's blocking
+//! pool: opening a FIFO waits for its writer and a read may wait forever, and neither may hold
+//! up a stop. When the run stops, the stream is dropped and the thread is left to end on its
+//! own (at its next read, or with the process).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::ReaderStream;
 
 use super::{Piece, PieceStream, Source};
@@ -13,16 +25,43 @@ use crate::error::{Error, Result};
 /// Size of the buffers a local file or stdin is read in.
 pub const READ_BUFFER_BYTES: usize = 1 << 20;
 
-/// A local CSV file.
+/// Read buffers a stream's thread may have ready before the engine takes them.
+const STREAM_BUFFERS: usize = 4;
+
+/// What a local path is, for reading it: decided once, when its source is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PathKind {
+    /// A regular file (or a path that does not exist yet, or a directory: opening says why
+    /// it cannot be read): opened again for each pass.
+    Regular,
+    /// Anything else: a FIFO, a character or block device, a socket. Read once, on a thread.
+    Stream,
+}
+
+impl PathKind {
+    /// What `path` is, following symbolic links (`/dev/stdin` is whatever stdin is).
+    fn of(path: &Path) -> PathKind {
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => PathKind::Stream,
+            _ => PathKind::Regular,
+        }
+    }
+}
+
+/// A local CSV file, or a path to a stream (FIFO, `/dev/stdin`, `<(cmd)`).
 #[derive(Clone, Debug)]
 pub struct FileSource {
     path: PathBuf,
+    kind: PathKind,
 }
 
 impl FileSource {
-    /// A file source for `path` (opened lazily).
+    /// A source for `path` (opened lazily). What the path is, a regular file that can be
+    /// read again or a stream that cannot, is decided here, once.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileSource { path: path.into() }
+        let path = path.into();
+        let kind = PathKind::of(&path);
+        FileSource { path, kind }
     }
 
     /// The file's path.
@@ -37,6 +76,10 @@ impl Source for FileSource {
     }
 
     fn open(&self) -> BoxFuture<'_, Result<PieceStream>> {
+        if self.kind == PathKind::Stream {
+            let path = self.path.clone();
+            return read_on_thread(self.describe(), move || std::fs::File::open(path));
+        }
         Box::pin(async move {
             let file = tokio::fs::File::open(&self.path)
                 .await
@@ -60,7 +103,7 @@ impl Source for FileSource {
     }
 
     fn replayable(&self) -> bool {
-        true
+        self.kind == PathKind::Regular
     }
 
     fn local_path(&self) -> Option<&Path> {
@@ -68,7 +111,10 @@ impl Source for FileSource {
     }
 
     fn size_hint(&self) -> Option<u64> {
-        std::fs::metadata(&self.path).ok().map(|m| m.len())
+        match self.kind {
+            PathKind::Regular => std::fs::metadata(&self.path).ok().map(|m| m.len()),
+            PathKind::Stream => None,
+        }
     }
 }
 
@@ -82,17 +128,65 @@ impl Source for StdinSource {
     }
 
     fn open(&self) -> BoxFuture<'_, Result<PieceStream>> {
-        Box::pin(async move {
-            let stream = ReaderStream::with_capacity(tokio::io::stdin(), READ_BUFFER_BYTES)
-                .map_err(|e| Error::io("cannot read stdin", e))
-                .map_ok(|data| Piece { data, chunk: None });
-            Ok(stream.boxed())
-        })
+        read_on_thread(self.describe(), || Ok(std::io::stdin()))
     }
 
     fn replayable(&self) -> bool {
         false
     }
+}
+
+/// Opens a stream with `open` and reads it on a thread of its own, handing the buffers over
+/// a bounded channel. The future completes once the stream is open (a FIFO waits for its
+/// writer here); dropping it, or the stream, lets the thread go without waiting for it.
+fn read_on_thread<R, F>(name: String, open: F) -> BoxFuture<'static, Result<PieceStream>>
+where
+    R: Read,
+    F: FnOnce() -> std::io::Result<R> + Send + 'static,
+{
+    let (opened_tx, opened_rx) = oneshot::channel::<std::io::Result<()>>();
+    let (tx, rx) = mpsc::channel::<Result<Bytes>>(STREAM_BUFFERS);
+    let shown = name.clone();
+    let spawned = std::thread::Builder::new()
+        .name("anaplan-parquet-input".into())
+        .spawn(move || {
+            let mut reader = match open() {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return;
+                }
+            };
+            if opened_tx.send(Ok(())).is_err() {
+                return; // the run stopped while the stream was being opened
+            }
+            let mut buf = vec![0u8; READ_BUFFER_BYTES];
+            loop {
+                let item = match reader.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => Ok(Bytes::copy_from_slice(&buf[..n])),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(Error::io(format!("cannot read {shown}"), e)),
+                };
+                let failed = item.is_err();
+                if tx.blocking_send(item).is_err() || failed {
+                    return;
+                }
+            }
+        });
+    Box::pin(async move {
+        spawned.map_err(|e| Error::Internal(format!("cannot start a thread to read {name}: {e}")))?;
+        match opened_rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::io(format!("cannot open {name}"), e)),
+            Err(_) => return Err(Error::Internal(format!("the reader of {name} stopped"))),
+        }
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .map_ok(|data| Piece { data, chunk: None });
+        Ok(stream.boxed())
+    })
 }
 
 /// Bytes already in memory (tests, small inputs). Replayable.
