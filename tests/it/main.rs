@@ -14,3 +14,4 @@ mod secrets;
 mod simulator;
 mod storage;
 mod support;
+mod uploads;
