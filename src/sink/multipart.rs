@@ -129,15 +129,24 @@ impl StoreWriter {
     }
 
     /// Makes the object visible: one PUT, or the multipart upload's completion.
+    ///
+    /// The multipart upload is kept until its completion succeeds: when the completion fails
+    /// (or its future is dropped), [`abort`](Self::abort) and `Drop` still find the upload and
+    /// abort it, since S3 keeps the parts of an upload that is neither completed nor aborted.
     pub(super) async fn finish(&mut self) -> object_store::Result<()> {
         self.flush().await?;
-        match std::mem::replace(&mut self.upload, Upload::Closed) {
+        match &mut self.upload {
             Upload::None => {
+                self.upload = Upload::Closed;
                 let payload: PutPayload = std::mem::take(&mut self.buffer).into_iter().collect();
                 self.buffered = 0;
                 self.store.put(&self.key, payload).await.map(|_| ())
             }
-            Upload::Parts { mut upload, .. } => upload.complete().await.map(|_| ()),
+            Upload::Parts { upload, .. } => {
+                upload.complete().await?;
+                self.upload = Upload::Closed;
+                Ok(())
+            }
             Upload::Creating(_) | Upload::Closed => Err(closed_upload()),
         }
     }

@@ -2,8 +2,9 @@
 //! through the real binary: `convert FILE`, `convert -` (stdin), and `export` against the
 //! simulator serving each case's bytes as an export's file in small chunks.
 //!
-//! Every case gives either a correct file (read back, values checked) or exit code 5 and one
-//! line on stderr naming exactly the position the manifest gives (chunk for exports, line,
+//! Every case gives either a correct file (read back, values checked; the `--json` summary's
+//! passes and widenings checked, so a late value really is past the sample) or exit code 5 and
+//! one line on stderr naming exactly the position the manifest gives (chunk for exports, line,
 //! column, byte). Never a panic, never a hang (each child has a generous deadline), never a
 //! partial output: the destination directory holds nothing new and an existing destination
 //! file is untouched.
@@ -46,11 +47,20 @@ struct Case {
     generate: Option<String>,
     encoding: Option<String>,
     chunk_size: Option<u64>,
+    infer_rows: Option<u64>,
     rows: Option<usize>,
     columns: Option<Vec<String>>,
     types: Option<Vec<String>>,
     #[serde(default)]
     values: BTreeMap<String, Vec<String>>,
+    /// Column -> 1-based data row -> value ("" for null).
+    #[serde(default)]
+    values_at: BTreeMap<String, BTreeMap<String, String>>,
+    passes: Option<u64>,
+    #[serde(default)]
+    widenings: Vec<ExpectedWidening>,
+    #[serde(default)]
+    decisions: Vec<String>,
     error: Option<String>,
     line: Option<u64>,
     column: Option<usize>,
@@ -60,7 +70,28 @@ struct Case {
     export_error: Option<String>,
 }
 
+/// A widening the summary must report.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct ExpectedWidening {
+    column: String,
+    from: String,
+    to: String,
+    row: u64,
+    line: u64,
+    value: String,
+}
+
 impl Case {
+    /// The arguments every route adds: the JSON summary on stdout, and `--infer-rows`.
+    fn engine_args(&self) -> Vec<String> {
+        let mut args = vec!["--json".to_owned()];
+        if let Some(n) = self.infer_rows {
+            args.extend(["--infer-rows".to_owned(), n.to_string()]);
+        }
+        args
+    }
+
     fn utf16(&self) -> bool {
         self.encoding.as_deref() == Some("utf-16le")
     }
@@ -165,17 +196,55 @@ fn generated() -> &'static HashMap<&'static str, Arc<Vec<u8>>> {
         }
         g.insert("unterminated_after_rows", Arc::new(rows.into_bytes()));
 
+        // Past the default sample: 100,000 rows, rounded up to 7 batches of 16,384.
         let mut late = String::from("Line Items,Value\n");
-        for i in 0..110_007 {
+        for i in 0..120_010 {
             late.push_str(&match i {
                 5 => "Big,123456789012345672\n".to_owned(),
-                110_006 => "Late,0.5\n".to_owned(),
+                120_000 => "Late,0.5\n".to_owned(),
                 i => format!("Units,{i}\n"),
             });
         }
         g.insert("inexact_int_then_decimal_late", Arc::new(late.into_bytes()));
+
+        let day = |r: usize| format!("2024-01-{:02}", r % 28 + 1);
+        let late_cases: [(&str, &dyn Fn(usize) -> String, &str); 6] = [
+            ("late_int_to_float", &|r| r.to_string(), "0.5"),
+            ("late_int_to_text", &|r| r.to_string(), "n/a"),
+            ("late_float_to_text", &|r| format!("{r}.5"), "n/a"),
+            (
+                "late_boolean_to_text",
+                &|r| (r % 2 == 0).to_string(),
+                "maybe",
+            ),
+            ("late_date_to_text", &day, "2024-02-30"),
+            (
+                "late_timestamp_to_text",
+                &|r| format!("{} 03:04:05", day(r)),
+                "2024-01-02",
+            ),
+        ];
+        for (name, value, misfit) in late_cases {
+            g.insert(name, Arc::new(late_input(value, misfit)));
+        }
         g
     })
+}
+
+/// 20,000 rows of `value(row)`, `misfit` at data row 20,001, then 9 more rows of `value`. The
+/// dimension of data row 3 spans two lines, so a row's line is its number plus 2 from there.
+fn late_input(value: &dyn Fn(usize) -> String, misfit: &str) -> Vec<u8> {
+    let mut text = String::from("Line Items,Value\n");
+    for r in 1..=20_010 {
+        let dimension = if r == 3 { "\"two\nlines\"" } else { "Units" };
+        let v = if r == 20_001 {
+            misfit.to_owned()
+        } else {
+            value(r)
+        };
+        text.push_str(&format!("{dimension},{v}\n"));
+    }
+    text.into_bytes()
 }
 
 /// Field `j` of row `r` of `long_lines`: 4 KiB of text, the last column a number.
@@ -221,15 +290,9 @@ fn check_generated(name: &str, t: &Table) {
                 assert_eq!(t.strings(&format!("f{}", j + 1)), expected, "column {j}");
             }
         }
-        "inexact_int_then_decimal_late" => {
-            let values = t.strings("Value");
-            let numbers = t.strings("Value_number");
-            assert_eq!(values[4].as_deref(), Some("4"));
-            assert_eq!(numbers[4].as_deref(), Some("4.0"));
-            assert_eq!(values[5].as_deref(), Some("123456789012345672"));
-            assert_eq!(values[110_006].as_deref(), Some("0.5"));
-            assert_eq!(numbers[110_006].as_deref(), Some("0.5"));
-        }
+        // Checked by the manifest's `values_at`.
+        "inexact_int_then_decimal_late" => {}
+        late if late.starts_with("late_") => {}
         other => panic!("no checks for generated case {other}"),
     }
 }
@@ -325,6 +388,34 @@ enum Route {
     Export,
 }
 
+/// Checks the `--json` summary of a successful run: passes, widenings, decisions.
+fn check_summary(case: &Case, name: &str, o: &Output) {
+    let text = String::from_utf8_lossy(&o.stdout);
+    let summary: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{name}: the --json summary: {e}: {text}"));
+    assert_eq!(
+        summary["passes"].as_u64(),
+        Some(case.passes.unwrap_or(1)),
+        "{name}: passes in {summary}"
+    );
+    let widenings: Vec<ExpectedWidening> =
+        serde_json::from_value(summary["widenings"].clone()).expect("widenings");
+    assert_eq!(widenings, case.widenings, "{name}: widenings");
+    let decisions: Vec<String> =
+        serde_json::from_value(summary["decisions"].clone()).expect("decisions");
+    for fragment in &case.decisions {
+        assert!(
+            decisions.iter().any(|d| d.contains(fragment.as_str())),
+            "{name}: {fragment:?} not in the decisions {decisions:?}"
+        );
+    }
+    assert_eq!(
+        summary["rows"].as_u64(),
+        case.rows.map(|r| r as u64),
+        "{name}: rows in the summary"
+    );
+}
+
 /// Checks one run's outcome against the case; `out_dir` holds only `out.parquet`.
 fn check_outcome(case: &Case, input: &[u8], path: Route, o: &Output, out_dir: &Path) {
     let name = format!("{} ({path:?})", case.name);
@@ -395,6 +486,15 @@ fn check_outcome(case: &Case, input: &[u8], path: Route, o: &Output, out_dir: &P
                 .collect();
             assert_eq!(t.strings(column), expected, "{name}: column {column}");
         }
+        for (column, at) in &case.values_at {
+            let got = t.strings(column);
+            for (row, value) in at {
+                let row: usize = row.parse().expect("a data row number");
+                let expected = (!value.is_empty()).then(|| value.clone());
+                assert_eq!(got[row - 1], expected, "{name}: column {column}, row {row}");
+            }
+        }
+        check_summary(case, &name, o);
         if let Some(g) = &case.generate {
             check_generated(g, &t);
         }
@@ -433,6 +533,7 @@ fn convert_case(case: &Case, path: Route) {
         }
     };
     cmd.arg("-o").arg(dir.path().join("out.parquet"));
+    cmd.args(case.engine_args());
     if case.utf16() {
         cmd.args(["--encoding", "utf-16le"]);
     }
@@ -465,6 +566,13 @@ fn the_manifest_covers_every_corpus_file_once() {
             c.name
         );
         assert!(c.file.is_some() != c.generate.is_some(), "{}", c.name);
+        // A widening takes a second pass; a second pass is only ever for a widening.
+        assert_eq!(
+            c.passes.unwrap_or(1),
+            1 + u64::from(!c.widenings.is_empty()),
+            "{}",
+            c.name
+        );
     }
 }
 
@@ -520,7 +628,8 @@ async fn corpus_through_export() {
                 .arg(format!("{}.csv", case.name))
                 .arg("-o")
                 .arg(dir.path().join("out.parquet"))
-                .args(["--poll-interval", "50ms"]);
+                .args(["--poll-interval", "50ms"])
+                .args(case.engine_args());
             let o = run_with_deadline(cmd, None);
             check_outcome(case, &case.input(), Route::Export, &o, dir.path());
         }

@@ -17,3 +17,4 @@ mod secrets;
 mod simulator;
 mod storage;
 mod support;
+mod uploads;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::support::s3::{ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::support::s3::{ACCESS_KEY, Op, S3Server, SECRET_KEY};
 
 const MIB: usize = 1 << 20;
 
@@ -667,7 +667,120 @@ async fn part_upload_failing_beyond_the_retry_budget_aborts_the_upload() {
         s3.injected_faults()
     );
     assert!(s3.pending_uploads_settled().await.is_empty());
+    assert!(s3.seen(Op::AbortUpload) >= 1, "aborted");
     assert_same_values(&from_parquet(s3.get("lake", "x.parquet").await), &old);
+}
+
+/// The multipart upload of a failed completion is aborted (S3 keeps the parts of an upload that
+/// is neither completed nor aborted), and the object that was there stays.
+#[tokio::test]
+async fn failed_completion_aborts_the_upload() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let old = batch(500, 90);
+    let mut o = small_options(&s3, "s3://lake/x.parquet");
+    o.max_retries = 1;
+    write_file(&o, &to_parquet(&old)).await.unwrap();
+
+    s3.fail(Op::CompleteUpload, usize::MAX);
+    let data = to_parquet(&batch(400_000, 91));
+    let dest = Destination::from_options(&o).unwrap();
+    let mut w = dest.begin(&schema(DataType::Float64)).await.unwrap();
+    write_all(&mut w, &data).await;
+    w.prepare_finish().await.unwrap();
+    assert!(!s3.pending_uploads().is_empty(), "a multipart upload");
+    let e = w.finish().await.unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("upload to s3://lake/x.parquet"), "{msg}");
+    assert!(msg.contains("SlowDown"), "{msg}");
+    assert!(msg.contains("nothing was written"), "{msg}");
+    assert_eq!(e.exit_class().code(), 7, "{msg}");
+    assert_eq!(s3.seen(Op::CompleteUpload), 2, "tried, and retried once");
+    assert_eq!(s3.seen(Op::AbortUpload), 1, "aborted");
+    // Aborted before `finish` returned, not in the background.
+    assert!(
+        s3.pending_uploads().is_empty(),
+        "{:?}",
+        s3.pending_uploads()
+    );
+    assert_eq!(s3.keys("lake"), ["x.parquet"]);
+    assert_same_values(&from_parquet(s3.get("lake", "x.parquet").await), &old);
+}
+
+/// A writer dropped while completing (a run stopped at that moment) aborts its upload too.
+#[tokio::test]
+async fn completion_given_up_midway_aborts_the_upload() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let mut o = small_options(&s3, "s3://lake/x.parquet");
+    o.max_retries = 10;
+    let data = to_parquet(&batch(400_000, 92));
+    let dest = Destination::from_options(&o).unwrap();
+    let mut w = dest.begin(&schema(DataType::Float64)).await.unwrap();
+    write_all(&mut w, &data).await;
+    w.prepare_finish().await.unwrap();
+    s3.fail(Op::CompleteUpload, usize::MAX);
+    // The completion is being retried when the caller stops waiting.
+    let r = tokio::time::timeout(std::time::Duration::from_millis(300), w.finish()).await;
+    assert!(r.is_err(), "still retrying the completion: {r:?}");
+    assert!(s3.seen(Op::CompleteUpload) >= 1);
+    assert!(
+        s3.pending_uploads_settled().await.is_empty(),
+        "{:?}",
+        s3.pending_uploads()
+    );
+    assert!(s3.keys("lake").is_empty(), "{:?}", s3.keys("lake"));
+}
+
+/// A failed abort cannot remove the parts: the error says so and points at the lifecycle rule.
+#[tokio::test]
+async fn failed_abort_is_reported_with_the_way_out() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let mut o = small_options(&s3, "s3://lake/x.parquet");
+    o.max_retries = 1;
+    let data = to_parquet(&batch(400_000, 93));
+    let dest = Destination::from_options(&o).unwrap();
+    let mut w = dest.begin(&schema(DataType::Float64)).await.unwrap();
+    w.write(data.slice(..11 * MIB)).await.unwrap();
+    s3.fail(Op::AbortUpload, usize::MAX);
+    let e = w.abort().await.unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("aborting the upload to s3://lake/x.parquet"),
+        "{msg}"
+    );
+    assert!(msg.contains("lifecycle rule"), "{msg}");
+    assert!(!msg.contains(SECRET_KEY), "{msg}");
+    assert_eq!(s3.seen(Op::AbortUpload), 2, "tried, and retried once");
+    assert!(!s3.pending_uploads().is_empty(), "the abort really failed");
+    assert!(s3.keys("lake").is_empty());
+}
+
+/// Append mode lists the dataset before writing: a listing that keeps failing stops the run
+/// before anything is written.
+#[tokio::test]
+async fn failed_listing_stops_an_append_before_writing() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let mut o = append_options(&s3, "s3://lake/ds/", false);
+    o.max_retries = 1;
+    write_file(&o, &to_parquet(&batch(100, 94))).await.unwrap();
+    let before = s3.keys("lake");
+    assert!(s3.seen(Op::List) >= 1, "append lists the dataset");
+
+    s3.fail(Op::List, usize::MAX);
+    let e = write_file(&o, &to_parquet(&batch(100, 95)))
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("listing the dataset s3://lake/ds/"), "{msg}");
+    assert!(msg.contains("SlowDown"), "{msg}");
+    assert!(msg.contains("nothing was written"), "{msg}");
+    assert_eq!(e.exit_class().code(), 7, "{msg}");
+    assert_eq!(s3.keys("lake"), before);
+    assert_eq!(s3.seen(Op::CreateUpload), 0);
+    assert!(s3.pending_uploads().is_empty());
 }
 
 /// `convert` through the real binary to the S3 server: credentials from the environment, the
@@ -707,15 +820,16 @@ async fn convert_cli_to_s3_round_trips_and_widening_leaves_no_upload_behind() {
     assert_eq!(t.num_rows(), 12);
     assert_eq!(t.strings("Value")[2], opts(&["Promo, Q1 launch"])[0]);
 
-    // Late drift: the first attempt's upload is aborted, the second publishes.
+    // Late drift: the first attempt's upload is aborted, the second publishes. The first
+    // attempt writes more than a part (5 MiB) before the late value, so its multipart upload
+    // has started when it is abandoned.
     let dir = crate::support::tempdir();
     let input = dir.path().join("drift.csv");
-    let mut text = String::from("Line Items,Value\n");
-    for i in 0..200_000 {
-        text.push_str(&format!("Units,{i}\n"));
-    }
+    let rows = 300_000;
+    let mut text = incompressible_csv(rows, 7);
     text.push_str("Comment,late text\n");
     std::fs::write(&input, text).unwrap();
+    let uploads_before = s3.seen(Op::CreateUpload);
     let o = tokio::task::spawn_blocking(move || {
         run_convert(
             input,
@@ -737,8 +851,36 @@ async fn convert_cli_to_s3_round_trips_and_widening_leaves_no_upload_behind() {
         stderr(&o)
     );
     let t = crate::support::Table::from_bytes(s3.get("lake", "drift.parquet").await);
-    assert_eq!(t.num_rows(), 200_001);
-    assert_eq!(t.strings("Value")[200_000].as_deref(), Some("late text"));
-    assert!(s3.pending_uploads_settled().await.is_empty());
+    assert_eq!(t.num_rows(), rows + 1);
+    assert_eq!(t.strings("Value")[rows].as_deref(), Some("late text"));
+    assert_eq!(
+        s3.seen(Op::CreateUpload) - uploads_before,
+        2,
+        "each attempt was a multipart upload"
+    );
+    assert_eq!(s3.seen(Op::AbortUpload), 1, "the first attempt was aborted");
+    assert_eq!(s3.seen(Op::CompleteUpload), 1, "the second was completed");
+    assert!(s3.pending_uploads().is_empty(), "{:?}", s3.pending_uploads());
     assert_eq!(s3.keys("lake"), ["drift.parquet", "sales/tsc.parquet"]);
+}
+
+/// `rows` rows of `Line Items,Value` that compress poorly (random hex names, random integers
+/// of up to 15 digits): about 25 bytes of Parquet a row, so a few hundred thousand rows make
+/// a file of more than one 5 MiB upload part.
+pub(crate) fn incompressible_csv(rows: usize, seed: u64) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = String::with_capacity(rows * 50 + 32);
+    text.push_str("Line Items,Value\n");
+    for _ in 0..rows {
+        let (a, b) = (next(), next());
+        let value = next() % 1_000_000_000_000_000;
+        text.push_str(&format!("{a:016x}{b:016x},{value}\n"));
+    }
+    text
 }

@@ -5,10 +5,13 @@
 //! uploads, but it keeps each one as `.upload-<id>.json` (plus `.upload_id-<id>.part-N` files)
 //! at the top of the data directory, so [`S3Server::pending_uploads`] finds leaked uploads there.
 //!
-//! Faults can be injected in front of the real service ([`S3Server::fail_part_uploads`],
-//! [`S3Server::fail_object_puts`]): the request is read in full, then answered `503 SlowDown`
-//! instead of being handed on. [`S3Server::delay_part_uploads`] holds part uploads back (a slow
-//! destination); a client that gives up meanwhile leaves nothing behind.
+//! Faults can be injected in front of the real service, per operation ([`S3Server::fail`] with
+//! an [`Op`]: creating, uploading a part of, completing and aborting a multipart upload, a
+//! single PUT, a listing): the request is read in full, then answered `503 SlowDown` instead of
+//! being handed on. Every operation is counted as it arrives ([`S3Server::seen`]), so a test
+//! can tell that a multipart upload was started and then aborted.
+//! [`S3Server::delay_part_uploads`] holds part uploads back (a slow destination); a client that
+//! gives up meanwhile leaves nothing behind.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -43,16 +46,69 @@ pub struct S3Server {
     task: JoinHandle<()>,
 }
 
+/// The S3 operations the server tells apart, to count them and to fail them on request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `POST key?uploads`: CreateMultipartUpload.
+    CreateUpload,
+    /// `PUT key?partNumber=N&uploadId=U`: UploadPart.
+    PartUpload,
+    /// `POST key?uploadId=U`: CompleteMultipartUpload.
+    CompleteUpload,
+    /// `DELETE key?uploadId=U`: AbortMultipartUpload.
+    AbortUpload,
+    /// `PUT key` (not a part, not a copy): a single-request PutObject.
+    ObjectPut,
+    /// `GET bucket?list-type=2`: ListObjectsV2.
+    List,
+}
+
+const OPS: usize = 6;
+
+impl Op {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Which operation a request is, if it is one of those above.
+    fn of<B>(req: &hyper::Request<B>) -> Option<Op> {
+        let query = req.uri().query().unwrap_or("");
+        let has = |name: &str| {
+            query
+                .split('&')
+                .any(|p| p == name || p.split_once('=').is_some_and(|(k, _)| k == name))
+        };
+        let method = req.method();
+        if method == hyper::Method::PUT {
+            if has("partNumber") {
+                Some(Op::PartUpload)
+            } else if req.headers().contains_key("x-amz-copy-source") {
+                None
+            } else {
+                Some(Op::ObjectPut)
+            }
+        } else if method == hyper::Method::POST && has("uploads") {
+            Some(Op::CreateUpload)
+        } else if method == hyper::Method::POST && has("uploadId") {
+            Some(Op::CompleteUpload)
+        } else if method == hyper::Method::DELETE && has("uploadId") {
+            Some(Op::AbortUpload)
+        } else if method == hyper::Method::GET && has("list-type") {
+            Some(Op::List)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Faults {
-    /// Upload-part requests still to answer with 503.
-    part_uploads: AtomicUsize,
-    /// Single-request object PUTs still to answer with 503.
-    object_puts: AtomicUsize,
+    /// Per operation: requests still to answer with 503.
+    fail: [AtomicUsize; OPS],
+    /// Per operation: requests received so far (answered or not).
+    seen: [AtomicUsize; OPS],
     /// Requests answered with an injected 503 so far.
     injected: AtomicUsize,
-    /// Upload-part requests received so far.
-    parts_seen: AtomicUsize,
     /// Milliseconds each upload-part request is held before it is handled.
     part_delay_ms: AtomicU64,
 }
@@ -201,14 +257,25 @@ impl S3Server {
         self.pending_uploads()
     }
 
+    /// Answers the next `n` requests of `op` with `503 SlowDown` (`usize::MAX`: all of them;
+    /// 0: none from now on).
+    pub fn fail(&self, op: Op, n: usize) {
+        self.faults.fail[op.index()].store(n, Ordering::SeqCst);
+    }
+
+    /// Requests of `op` received so far (answered, failed on purpose, or still held).
+    pub fn seen(&self, op: Op) -> usize {
+        self.faults.seen[op.index()].load(Ordering::SeqCst)
+    }
+
     /// Answers the next `n` upload-part requests with `503 SlowDown`.
     pub fn fail_part_uploads(&self, n: usize) {
-        self.faults.part_uploads.store(n, Ordering::SeqCst);
+        self.fail(Op::PartUpload, n);
     }
 
     /// Answers the next `n` single-request object PUTs (not parts) with `503 SlowDown`.
     pub fn fail_object_puts(&self, n: usize) {
-        self.faults.object_puts.store(n, Ordering::SeqCst);
+        self.fail(Op::ObjectPut, n);
     }
 
     /// Holds every upload-part request this long before handling it (a slow destination).
@@ -220,7 +287,7 @@ impl S3Server {
 
     /// Upload-part requests received so far (answered or not).
     pub fn part_uploads_seen(&self) -> usize {
-        self.faults.parts_seen.load(Ordering::SeqCst)
+        self.seen(Op::PartUpload)
     }
 
     /// Requests answered with an injected fault so far.
@@ -267,16 +334,11 @@ impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
-        let is_put = req.method() == hyper::Method::PUT;
-        let is_part_upload = is_put && req.uri().query().is_some_and(|q| q.contains("partNumber="));
-        let is_object_put =
-            is_put && !is_part_upload && !req.headers().contains_key("x-amz-copy-source");
-        if is_part_upload {
-            self.faults.parts_seen.fetch_add(1, Ordering::SeqCst);
+        let op = Op::of(&req);
+        if let Some(op) = op {
+            self.faults.seen[op.index()].fetch_add(1, Ordering::SeqCst);
         }
-        if (is_part_upload && take_one(&self.faults.part_uploads))
-            || (is_object_put && take_one(&self.faults.object_puts))
-        {
+        if op.is_some_and(|op| take_one(&self.faults.fail[op.index()])) {
             self.faults.injected.fetch_add(1, Ordering::SeqCst);
             return Box::pin(async move {
                 // Read the whole request first, as a busy server would before answering.
@@ -292,7 +354,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
             });
         }
         let delay = self.faults.part_delay_ms.load(Ordering::SeqCst);
-        if is_part_upload && delay > 0 {
+        if op == Some(Op::PartUpload) && delay > 0 {
             let inner = self.inner.clone();
             return Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
