@@ -308,7 +308,7 @@ impl Destination {
     /// Where this destination writes its data: see [`Location`].
     pub(crate) fn location(&self) -> Location {
         match &self.target {
-            Target::Local { path } => Location::local(path),
+            Target::Local { path, .. } => Location::local(path),
             Target::Store(s) => s.location_id(s.key.as_ref()),
         }
     }
@@ -317,7 +317,7 @@ impl Destination {
     /// [`Location`].
     pub(crate) fn manifest_location_id(&self) -> Location {
         match &self.target {
-            Target::Local { path } => Location::local(&self.local_manifest(path)),
+            Target::Local { path, .. } => Location::local(&self.local_manifest(path)),
             Target::Store(s) => s.location_id(self.store_manifest(&s.key).as_ref()),
         }
     }
