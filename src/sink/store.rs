@@ -241,14 +241,12 @@ impl Backend for AmazonS3Builder {
         if configured || !metadata_disabled {
             return Ok(());
         }
-        Err(Error::invalid_setting(
-            "storage_options",
-            format!(
-                "no AWS credentials found for {display}: {}, and the instance metadata service \
-                 is turned off (AWS_EC2_METADATA_DISABLED)",
-                super::errors::AWS_CREDENTIAL_SOURCES
-            ),
-        ))
+        Err(Error::usage(format!(
+            "no AWS credentials found for {display}: {}, and not the instance metadata \
+             service, which AWS_EC2_METADATA_DISABLED turns off ({})",
+            super::errors::AWS_CREDENTIAL_SOURCES,
+            super::errors::AWS_NOT_READ
+        )))
     }
     fn client(key: ClientConfigKey) -> Self::Key {
         AmazonS3ConfigKey::Client(key)
