@@ -15,13 +15,14 @@ use crate::units::shorten;
 /// What every failed write adds: the run left nothing behind.
 pub(super) const NOTHING_WRITTEN: &str = "; nothing was written";
 
-/// Where `object_store` looks for AWS credentials, in its order, for the message that says none
-/// were found. It reads no shared profile.
+/// Where `object_store` looks for AWS credentials before the instance metadata service (the
+/// last place), for the message that says none were found.
 pub(super) const AWS_CREDENTIAL_SOURCES: &str = "looked in the storage options \
-    (access_key_id and secret_access_key), the environment (AWS_ACCESS_KEY_ID and \
+    (access_key_id and secret_access_key) and the environment (AWS_ACCESS_KEY_ID and \
     AWS_SECRET_ACCESS_KEY; AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN; \
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI) and then the \
-    instance metadata service (~/.aws/credentials and AWS_PROFILE are not read)";
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI)";
+/// What `object_store` does not read, for the same message.
+pub(super) const AWS_NOT_READ: &str = "~/.aws/credentials and AWS_PROFILE are not read";
 
 /// Turns an `object_store` error at `location` into a one-line message:
 /// `{what} failed: {cause}{tail}`, or `{what} {cause}{tail}` when `what` ends with a colon.
@@ -159,7 +160,8 @@ fn instance_metadata_failure(text: &str) -> Option<String> {
         Some(at) => {
             let status = &text[at + "status code: ".len()..];
             let end = status.find(|c: char| c == ',' || c == '\n').unwrap_or(status.len());
-            format!("answered {}", shorten(status[..end].trim(), 60))
+            let status = status[..end].trim().trim_end_matches(':');
+            format!("answered {}", shorten(status, 60))
         }
         None => "could not be reached".to_owned(),
     })
@@ -169,9 +171,10 @@ fn instance_metadata_failure(text: &str) -> Option<String> {
 pub(super) fn explain(e: &object_store::Error) -> String {
     if let Some(answer) = instance_metadata_failure(&error_chain(e)) {
         return format!(
-            "no AWS credentials found: {AWS_CREDENTIAL_SOURCES}, which {answer} (set \
-             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or off an EC2 instance set \
-             AWS_EC2_METADATA_DISABLED=true to fail without asking it)"
+            "no AWS credentials found: {AWS_CREDENTIAL_SOURCES}, then asked the instance \
+             metadata service, which {answer} ({AWS_NOT_READ}); set AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, or, off an EC2 instance, AWS_EC2_METADATA_DISABLED=true to \
+             fail without asking it"
         );
     }
     match e {
@@ -569,6 +572,30 @@ mod tests {
         assert!(explain_code("NoSuchBucket", body).contains("bucket does not exist"));
         assert_eq!(xml_tag(body, "Code").as_deref(), Some("NoSuchBucket"));
         assert!(explain_code("Weird", body).contains("Weird: The specified"));
+    }
+
+    #[test]
+    fn an_instance_metadata_failure_means_no_credentials() {
+        let cases = [
+            (
+                "Generic S3 error: Error performing PUT http://169.254.169.254/latest/api/token \
+                 in 2ms - Server returned non-2xx status code: 403 Forbidden: ",
+                Some("answered 403 Forbidden"),
+            ),
+            (
+                "Error performing GET http://169.254.169.254/latest/meta-data/iam/security-credentials/ \
+                 in 1s, after 2 retries - HTTP error: error sending request",
+                Some("could not be reached"),
+            ),
+            (
+                "Error performing PUT http://127.0.0.1:9000/lake/x in 1s - Server returned \
+                 non-2xx status code: 403 Forbidden",
+                None,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(instance_metadata_failure(text).as_deref(), want, "{text}");
+        }
     }
 
     #[test]

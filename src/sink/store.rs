@@ -157,8 +157,20 @@ trait Backend: Sized {
     fn checks_plain_http(&self) -> bool {
         true
     }
-    /// The bucket (or `account/container`) the configuration names.
-    fn bucket(&self) -> String;
+    /// The bucket (or `account/container`) `url` names, the builder's configuration filling in
+    /// what the URL leaves out. (The builders read the URL only when they build.)
+    fn bucket(&self, url: &Url) -> String {
+        let _ = self;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        match url.scheme() {
+            // The bucket is in the path: `https://host/bucket/key`.
+            "http" | "https" => {
+                let first = url.path_segments().and_then(|mut s| s.next());
+                format!("{host}/{}", first.unwrap_or_default())
+            }
+            _ => host,
+        }
+    }
     /// Refuses, before any request, a configuration that has no credentials and may not look
     /// for any (see [`AmazonS3Builder`]'s).
     fn check_credentials(&self, _options: &DestinationOptions, _display: &str) -> Result<()> {
@@ -214,9 +226,6 @@ impl Backend for AmazonS3Builder {
     const SERVICE: &'static str = "s3";
 
     same_builder_api!();
-    fn bucket(&self) -> String {
-        self.get(&AmazonS3ConfigKey::Bucket).unwrap_or_default()
-    }
     fn check_credentials(&self, options: &DestinationOptions, display: &str) -> Result<()> {
         let has = |k: AmazonS3ConfigKey| self.get(&k).is_some_and(|v| !v.is_empty());
         let configured = has(AmazonS3ConfigKey::AccessKeyId)
@@ -232,14 +241,12 @@ impl Backend for AmazonS3Builder {
         if configured || !metadata_disabled {
             return Ok(());
         }
-        Err(Error::invalid_setting(
-            "storage_options",
-            format!(
-                "no AWS credentials found for {display}: {}, and the instance metadata service \
-                 is turned off (AWS_EC2_METADATA_DISABLED)",
-                super::errors::AWS_CREDENTIAL_SOURCES
-            ),
-        ))
+        Err(Error::usage(format!(
+            "no AWS credentials found for {display}: {}, and not the instance metadata \
+             service, which AWS_EC2_METADATA_DISABLED turns off ({})",
+            super::errors::AWS_CREDENTIAL_SOURCES,
+            super::errors::AWS_NOT_READ
+        )))
     }
     fn client(key: ClientConfigKey) -> Self::Key {
         AmazonS3ConfigKey::Client(key)
@@ -270,9 +277,6 @@ impl Backend for GoogleCloudStorageBuilder {
     const SERVICE: &'static str = "gs";
 
     same_builder_api!();
-    fn bucket(&self) -> String {
-        self.get(&GoogleConfigKey::Bucket).unwrap_or_default()
-    }
     fn client(key: ClientConfigKey) -> Self::Key {
         GoogleConfigKey::Client(key)
     }
@@ -292,12 +296,30 @@ impl Backend for MicrosoftAzureBuilder {
     const SERVICE: &'static str = "azure";
 
     same_builder_api!();
-    fn bucket(&self) -> String {
-        let account = self
-            .get(&AzureConfigKey::AccountName)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let container = self.get(&AzureConfigKey::ContainerName).unwrap_or_default();
+    fn bucket(&self, url: &Url) -> String {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let account_in_host = host.split('.').next().unwrap_or_default().to_owned();
+        let (account, container) = match url.scheme() {
+            // `abfss://container@account.dfs.core.windows.net/key`
+            "abfs" | "abfss" if !url.username().is_empty() => {
+                (account_in_host, url.username().to_owned())
+            }
+            // `https://account.blob.core.windows.net/container/key`
+            "http" | "https" => (
+                account_in_host,
+                url.path_segments()
+                    .and_then(|mut s| s.next())
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            // `az://container/key`: the account is configured.
+            _ => (
+                self.get(&AzureConfigKey::AccountName)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+                host,
+            ),
+        };
         format!("{account}/{container}")
     }
     fn client(key: ClientConfigKey) -> Self::Key {
@@ -337,7 +359,7 @@ impl Recipe<'_> {
         let place = Place {
             service: B::SERVICE,
             endpoint,
-            bucket: builder.bucket(),
+            bucket: builder.bucket(self.url),
         };
         let retry = RetryConfig {
             backoff: backoff_for(self.options.max_retries, self.options.retry_timeout),
@@ -725,6 +747,25 @@ mod tests {
         // A tiny budget: the shortest first wait.
         let b = backoff_for(6, Duration::from_millis(100));
         assert_eq!(b.init_backoff, MIN_FIRST_BACKOFF);
+    }
+
+    #[test]
+    fn places_name_the_bucket_whatever_the_spelling() {
+        let place = |output: &str, options: &[&str]| {
+            let url = Url::parse(output).unwrap();
+            let t = build(&url, output, &opts(output, options)).unwrap();
+            t.location_id(t.key.as_ref())
+        };
+        let s3 = place("s3://lake/k", &["region=us-east-1"]);
+        assert_eq!(s3.to_string(), "s3://lake/k");
+        assert_eq!(s3, place("s3a://LAKE/%6B", &[]));
+        assert_ne!(s3, place("s3://lake/k", &["endpoint=https://minio.example"]));
+        assert_ne!(s3, place("gs://lake/k", &[]));
+        let key = "account_key=c2VjcmV0";
+        let az = place("az://data/x", &["account_name=Acct", key]);
+        assert_eq!(az, place("abfss://data@acct.dfs.core.windows.net/x", &[key]));
+        assert_eq!(az, place("https://acct.blob.core.windows.net/data/x", &[key]));
+        assert_ne!(az, place("az://data/x", &["account_name=other", key]));
     }
 
     #[test]

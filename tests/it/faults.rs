@@ -132,7 +132,8 @@ pub fn with_s3(cmd: &mut tokio::process::Command, s3: &S3Server) {
         ])
         .args(["--upload-part-size", "5MiB"])
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
 }
 
 /// Waits for a spawned child, killing it and failing the test after `limit`.

@@ -573,6 +573,7 @@ fn bin() -> assert_cmd::Command {
         .env("JOBS_PW", PASSWORD)
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1");
     cmd
 }

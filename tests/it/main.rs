@@ -13,6 +13,7 @@ mod generate;
 mod jobs;
 mod layout;
 mod local_targets;
+mod locations;
 mod secrets;
 mod simulator;
 mod storage;

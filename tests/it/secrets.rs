@@ -444,7 +444,8 @@ async fn tls_certificates_are_verified() {
     ])
     .args(["--s3-region", "us-east-1", "--upload-retries", "1"])
     .env("AWS_ACCESS_KEY_ID", "AKIAX")
-    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    .env("AWS_EC2_METADATA_DISABLED", "true");
     let r = run(&mut cmd, Duration::from_mins(1)).await;
     assert_eq!(r.code, Some(6), "{}", r.stderr);
     assert!(
@@ -476,7 +477,8 @@ async fn tls_certificates_are_verified() {
     .args(["--s3-region", "us-east-1", "--upload-retries", "0"])
     .args(["--storage-option", "allow_invalid_certificates=true"])
     .env("AWS_ACCESS_KEY_ID", "AKIAX")
-    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    .env("AWS_EC2_METADATA_DISABLED", "true");
     let r = run(&mut cmd, Duration::from_mins(1)).await;
     assert!(
         r.stderr.contains("TLS certificate verification is OFF"),

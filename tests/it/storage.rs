@@ -805,7 +805,8 @@ async fn convert_cli_to_s3_round_trips_and_widening_leaves_no_upload_behind() {
             .args(["--s3-region", "us-east-1", "--upload-part-size", "5MiB"])
             .args(extra)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
         cmd.output().expect("runs")
     };
     let o = tokio::task::spawn_blocking({
