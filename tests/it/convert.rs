@@ -331,8 +331,11 @@ fn late_drift_widens_and_keeps_every_value() {
     assert_eq!(summary["widenings"][0]["column"], "Value");
     assert_eq!(summary["widenings"][0]["from"], "int64");
     assert_eq!(summary["widenings"][0]["to"], "utf8");
-    assert_eq!(summary["widenings"][0]["value"], "6.5");
-    assert_eq!(summary["widenings"][0]["line"], rows + 2);
+    // The text made the column text; `6.5`, the first misfit, only called for float64.
+    assert_eq!(summary["widenings"][0]["value"], "late, text");
+    assert_eq!(summary["widenings"][0]["line"], rows + 13);
+    assert_eq!(summary["widenings"][0]["first_misfit"]["value"], "6.5");
+    assert_eq!(summary["widenings"][0]["first_misfit"]["line"], rows + 2);
     check_drift_output(&Table::read(&out), rows);
     assert_eq!(dir_entries(dir.path()), ["drift.csv", "drift.parquet"]);
 }
