@@ -8,6 +8,7 @@ mod engine;
 mod export;
 mod faults;
 mod generate;
+mod inputs;
 mod jobs;
 mod layout;
 mod secrets;
