@@ -120,19 +120,51 @@ pub(crate) fn duration(setting: &'static str, text: &str) -> Result<Duration> {
 
 /// A TOML file's syntax or type error on one line: where it is and what is wrong, without the
 /// quoted line the parser would show, which may hold a secret (`password = "hunter2` with its
-/// closing quote missing).
+/// closing quote missing), and without a value serde would quote ([`without_values`]).
 pub(crate) fn toml_error(e: &toml::de::Error, text: &str) -> String {
-    let message = one_line(e.message());
+    let message = without_values(e.message());
     match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-            let column = before[line_start..].chars().count() + 1;
-            format!("line {line}, column {column}: {message}")
-        }
+        Some(span) => format!("{}: {message}", line_column(text, span.start)),
         None => message,
     }
+}
+
+/// `line L, column C` of the byte `offset` of `text` (both counted from 1, columns in
+/// characters).
+pub(crate) fn line_column(text: &str, offset: usize) -> String {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    let column = before[line_start..].chars().count() + 1;
+    format!("line {line}, column {column}")
+}
+
+/// A serde or TOML message on one line, without the value it quotes: `invalid type: string
+/// "hunter2", expected u32` becomes `invalid type: string, expected u32`. Files that may hold
+/// secrets (a config file, a jobs file) report their errors through this, so a secret given
+/// with the wrong type, or under a mistyped key, is never echoed. Keys are still named.
+pub(crate) fn without_values(message: &str) -> String {
+    let message = one_line(message);
+    for lead in ["invalid type: ", "invalid value: ", "unknown variant "] {
+        let Some(start) = message.find(lead) else {
+            continue;
+        };
+        let from = start + lead.len();
+        // serde writes `<what was found>, expected <what we wanted>`; the second half is ours,
+        // the first may quote the value (which may itself hold ", expected").
+        let Some(len) = message[from..].rfind(", expected") else {
+            continue;
+        };
+        let found = &message[from..from + len];
+        let kind_end = found.find(['`', '"']).unwrap_or(found.len());
+        let head = format!("{}{}", &message[..from], &found[..kind_end]);
+        return format!("{}{}", head.trim_end(), &message[from + len..]);
+    }
+    message
 }
 
 /// A multi-line message (serde's, TOML's) on one line.
@@ -202,6 +234,62 @@ mod tests {
             e.to_string().contains("hunter2"),
             "the test needs a snippet to hide"
         );
+    }
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote() {
+        for (given, shown) in [
+            (
+                "invalid type: string \"hunter2\", expected u32",
+                "invalid type: string, expected u32",
+            ),
+            (
+                "invalid type: string \"a, expected b `c\", expected a boolean",
+                "invalid type: string, expected a boolean",
+            ),
+            (
+                "invalid type: integer `987654321`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+            (
+                "invalid type: floating point `1.5`, expected a string",
+                "invalid type: floating point, expected a string",
+            ),
+            (
+                "invalid type: sequence, expected a string",
+                "invalid type: sequence, expected a string",
+            ),
+            (
+                "invalid value: string \"s3cret\", expected one of a, b",
+                "invalid value: string, expected one of a, b",
+            ),
+            (
+                "unknown variant `s3cret`, expected `a` or `b`",
+                "unknown variant, expected `a` or `b`",
+            ),
+            (
+                "unknown field `pasword`, expected one of `password_file`",
+                "unknown field `pasword`, expected one of `password_file`",
+            ),
+            ("duplicate key", "duplicate key"),
+        ] {
+            assert_eq!(without_values(given), shown);
+        }
+    }
+
+    #[test]
+    fn toml_type_errors_keep_their_place_and_lose_their_value() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Retries {
+            max_retries: u32,
+        }
+        let text = "\nmax_retries = \"hunter2\"\n";
+        let e = toml::from_str::<Retries>(text).unwrap_err();
+        assert!(e.to_string().contains("hunter2"), "the test needs a value to hide");
+        let shown = toml_error(&e, text);
+        assert!(shown.starts_with("line 2, column 15: invalid type: string"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

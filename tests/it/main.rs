@@ -10,6 +10,7 @@ mod exactness;
 mod export;
 mod faults;
 mod generate;
+mod inputs;
 mod jobs;
 mod layout;
 mod local_targets;

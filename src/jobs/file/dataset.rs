@@ -6,9 +6,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::position::{refused, refused_keys};
 use super::{Dataset, Problems, did_you_mean};
 use crate::error::{Error, Result};
-use crate::settings::{EngineSettings, ExportSettings, OutputSettings, one_line};
+use crate::settings::{EngineSettings, ExportSettings, OutputSettings, without_values};
 
 /// Keys only a `[[dataset]]` has.
 const DATASET_KEYS: &[&str] = &["name", "export", "output"];
@@ -60,6 +61,9 @@ struct DatasetSettings {
     output: OutputSettings,
 }
 
+/// Where a key of the section being read is: `line L, column C: `, or nothing.
+pub(super) type At<'a> = dyn Fn(&[String]) -> String + 'a;
+
 /// A setting named as a jobs file names it: `` `row_group_bytes` ``.
 fn key_name(setting: &str) -> String {
     format!("`{setting}`")
@@ -67,17 +71,24 @@ fn key_name(setting: &str) -> String {
 
 /// `[defaults]`, checked on its own so that each of its problems is reported once; the table
 /// to put under every dataset (empty when it has a problem).
-pub(super) fn defaults(mut t: toml::Table, problem: &mut Problems<'_>) -> toml::Table {
+pub(super) fn defaults(
+    mut t: toml::Table,
+    at: &At<'_>,
+    problem: &mut Problems<'_>,
+) -> toml::Table {
     for key in DATASET_KEYS {
         if t.remove(*key).is_some() {
             problem(
                 Some("[defaults]"),
-                format!("`{key}` belongs in each [[dataset]], not in [defaults]"),
+                format!(
+                    "{}`{key}` belongs in each [[dataset]], not in [defaults]",
+                    at(&[(*key).to_owned()])
+                ),
             );
         }
     }
-    let known = known_keys(&mut t, "[defaults]", problem);
-    if known && settings(t.clone(), "[defaults]", problem).is_some() {
+    let known = known_keys(&mut t, "[defaults]", at, problem);
+    if known && settings(t.clone(), "[defaults]", at, problem).is_some() {
         t
     } else {
         toml::Table::new()
@@ -90,6 +101,7 @@ pub(super) fn dataset(
     index: usize,
     defaults: &toml::Table,
     dir: &Path,
+    at: &At<'_>,
     problem: &mut Problems<'_>,
 ) -> (String, Option<Dataset>) {
     let name = take_text(&mut t, "name");
@@ -113,8 +125,8 @@ pub(super) fn dataset(
     let name = required(name, "name");
     let export = required(export, "export");
     let output = required(output, "output");
-    let known = known_keys(&mut t, &shown, problem);
-    let own = settings(over(t, defaults), &shown, problem);
+    let known = known_keys(&mut t, &shown, at, problem);
+    let own = settings(over(t, defaults), &shown, at, problem);
     let (true, Some(own), Some(name), Some(export), Some(output)) =
         (known, own, name, export, output)
     else {
@@ -131,7 +143,12 @@ pub(super) fn dataset(
 
 /// Reports (and removes) the keys that are not settings, with a likely meant key; true when
 /// there were none.
-fn known_keys(t: &mut toml::Table, scope: &str, problem: &mut Problems<'_>) -> bool {
+fn known_keys(
+    t: &mut toml::Table,
+    scope: &str,
+    at: &At<'_>,
+    problem: &mut Problems<'_>,
+) -> bool {
     let unknown: Vec<String> = t
         .keys()
         .filter(|k| !SETTING_KEYS.contains(&k.as_str()))
@@ -142,7 +159,11 @@ fn known_keys(t: &mut toml::Table, scope: &str, problem: &mut Problems<'_>) -> b
         known.extend_from_slice(DATASET_KEYS);
         problem(
             Some(scope),
-            format!("unknown key `{key}`{}", did_you_mean(key, &known)),
+            format!(
+                "{}unknown key `{key}`{}",
+                at(std::slice::from_ref(key)),
+                did_you_mean(key, &known)
+            ),
         );
         t.remove(key);
     }
@@ -167,12 +188,24 @@ fn over(mine: toml::Table, base: &toml::Table) -> toml::Table {
     out
 }
 
-/// Reads the settings, reporting a value of the wrong type.
-fn settings(t: toml::Table, scope: &str, problem: &mut Problems<'_>) -> Option<DatasetSettings> {
-    match toml::Value::Table(t).try_into::<DatasetSettings>() {
+/// Reads the settings, reporting each value of the wrong type with its key and place, never
+/// with the value (it may be a secret: a storage option's key given as a number).
+fn settings(
+    t: toml::Table,
+    scope: &str,
+    at: &At<'_>,
+    problem: &mut Problems<'_>,
+) -> Option<DatasetSettings> {
+    match toml::Value::Table(t.clone()).try_into::<DatasetSettings>() {
         Ok(s) => Some(s),
         Err(e) => {
-            problem(Some(scope), one_line(&e.to_string()));
+            let keys = refused_keys::<DatasetSettings>(&t);
+            if keys.is_empty() {
+                problem(Some(scope), without_values(e.message()));
+            }
+            for (path, why) in keys {
+                problem(Some(scope), format!("{}{}", at(&path), refused(&path, &why)));
+            }
             None
         }
     }

@@ -39,10 +39,12 @@
 //! warning. A TOML syntax error names its line and column without quoting the line.
 
 mod dataset;
+mod position;
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use self::position::{Positions, Section, refused, refused_keys};
 use super::{Dataset, Problem};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -116,6 +118,7 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
         ))
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
+    let positions = Positions::new(text);
     let mut out = JobsFile {
         connection: ConfigFile::default(),
         names: Vec::new(),
@@ -144,10 +147,13 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
     }
     match table.get("connection") {
         None => {}
-        Some(toml::Value::Table(t)) => match connection(t.clone(), dir, private, path) {
-            Ok(c) => out.connection = c,
-            Err(msg) => problem(None, msg),
-        },
+        Some(toml::Value::Table(t)) => {
+            let at = |p: &[String]| positions.at(Section::Connection, p);
+            match connection(t.clone(), dir, private, path, &at) {
+                Ok(c) => out.connection = c,
+                Err(msgs) => msgs.into_iter().for_each(|msg| problem(None, msg)),
+            }
+        }
         Some(_) => problem(None, "`connection` must be a table: [connection]".into()),
     }
     let mut secret_options = false;
@@ -155,7 +161,8 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
         None => toml::Table::new(),
         Some(toml::Value::Table(t)) => {
             secret_options |= has_secret_options(t);
-            dataset::defaults(t.clone(), &mut problem)
+            let at = |p: &[String]| positions.at(Section::Defaults, p);
+            dataset::defaults(t.clone(), &at, &mut problem)
         }
         Some(_) => {
             problem(None, "`defaults` must be a table: [defaults]".into());
@@ -176,7 +183,9 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
                     continue;
                 };
                 secret_options |= has_secret_options(t);
-                let (name, dataset) = dataset::dataset(t.clone(), i, &defaults, dir, &mut problem);
+                let at = |p: &[String]| positions.at(Section::Dataset(i), p);
+                let (name, dataset) =
+                    dataset::dataset(t.clone(), i, &defaults, dir, &at, &mut problem);
                 out.names.push(name);
                 out.datasets.push(dataset);
             }
@@ -199,18 +208,21 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
     Ok(out)
 }
 
-/// `[connection]`: a config file's keys, plus inline secrets when the file is private.
+/// `[connection]`: a config file's keys, plus inline secrets when the file is private; else
+/// its problems.
 fn connection(
     mut t: toml::Table,
     dir: &Path,
     private: bool,
     path: &Path,
-) -> std::result::Result<ConfigFile, String> {
+    at: &dataset::At<'_>,
+) -> std::result::Result<ConfigFile, Vec<String>> {
     for key in ["workspace", "model"] {
         if t.contains_key(key) {
-            return Err(format!(
-                "[connection]: `{key}` belongs in [defaults] or in a [[dataset]]"
-            ));
+            return Err(vec![format!(
+                "[connection]: {}`{key}` belongs in [defaults] or in a [[dataset]]",
+                at(&[key.to_owned()])
+            )]);
         }
     }
     let mut inline: HashMap<&str, Secret> = HashMap::new();
@@ -220,13 +232,18 @@ fn connection(
             Some(toml::Value::String(s)) => {
                 inline.insert(key, Secret::new(s));
             }
-            Some(_) => return Err(format!("[connection]: `{key}` must be a string")),
+            Some(_) => {
+                return Err(vec![format!(
+                    "[connection]: {}`{key}` must be a string",
+                    at(&[(*key).to_owned()])
+                )]);
+            }
         }
     }
     if !inline.is_empty() && !private {
         let mut keys: Vec<&str> = inline.keys().copied().collect();
         keys.sort_unstable();
-        return Err(format!(
+        return Err(vec![format!(
             "[connection] holds a secret ({}) but other users of this machine can read {}: \
              `chmod 600` the file, or name an environment variable (password_env, \
              private_key_passphrase_env) or a file (password_file) instead",
@@ -235,9 +252,21 @@ fn connection(
                 .collect::<Vec<_>>()
                 .join(", "),
             path.display()
-        ));
+        )]);
     }
-    let mut file = ConfigFile::from_table(t, dir)?;
+    let mut file = match ConfigFile::from_table(t.clone(), dir) {
+        Ok(file) => file,
+        Err(whole) => {
+            let keys = refused_keys::<ConfigFile>(&t);
+            if keys.is_empty() {
+                return Err(vec![whole]);
+            }
+            return Err(keys
+                .iter()
+                .map(|(p, why)| format!("[connection]: {}{}", at(p), refused(p, why)))
+                .collect());
+        }
+    };
     file.inline_password = inline.remove("password");
     file.inline_private_key_passphrase = inline.remove("private_key_passphrase");
     Ok(file)

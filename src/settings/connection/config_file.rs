@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::settings::{one_line, toml_error};
+use crate::settings::{toml_error, without_values};
 
 /// The config file's contents.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -82,7 +82,7 @@ impl ConfigFile {
     pub(crate) fn from_table(table: toml::Table, dir: &Path) -> Result<Self, String> {
         let mut file: ConfigFile = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| format!("[connection]: {}", one_line(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| format!("[connection]: {}", without_values(e.message())))?;
         "[connection]".clone_into(&mut file.origin);
         file.relative_to(dir);
         Ok(file)
