@@ -37,8 +37,8 @@ use crate::secret::Secret;
 /// The most time logging out may take.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Who signs in.
-#[derive(Clone)]
+/// Who signs in. `Debug` is derived: the password is a [`Secret`], which redacts itself.
+#[derive(Clone, Debug)]
 pub enum Credentials {
     /// User name and password.
     Basic {
@@ -49,19 +49,6 @@ pub enum Credentials {
     },
     /// A CA-issued certificate and its private key.
     Certificate(Box<CertificateCredentials>),
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credentials::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &"[REDACTED]")
-                .finish(),
-            Credentials::Certificate(c) => c.fmt(f),
-        }
-    }
 }
 
 /// A certificate and the private key that signs the nonce, parsed and checked.
@@ -331,22 +318,13 @@ pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
     Duration::from_mins(5).min(lifetime / 5)
 }
 
-/// A token in use.
-#[derive(Clone)]
+/// A token in use. `Debug` is derived: the value is a [`Secret`], which redacts itself.
+#[derive(Clone, Debug)]
 pub(crate) struct Token {
     pub value: Secret,
     pub generation: u64,
     pub refresh_at: Instant,
     pub expires_at: Instant,
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Token")
-            .field("value", &"[REDACTED]")
-            .field("generation", &self.generation)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Token {

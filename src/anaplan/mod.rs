@@ -129,13 +129,23 @@ pub struct AnaplanClient {
     inner: Arc<Inner>,
 }
 
+/// Where and who, and the secrets it holds, each shown by [`Secret`]'s own `Debug` (which
+/// redacts): nothing here redacts by hand, so `Secret` is the one place that must.
 impl fmt::Debug for AnaplanClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = self
+            .inner
+            .tokens
+            .try_lock()
+            .ok()
+            .and_then(|state| state.token.clone());
         f.debug_struct("AnaplanClient")
             .field("api", &self.inner.api_base.as_str())
             .field("auth", &self.inner.auth_base.as_str())
             .field("version", &self.inner.version)
             .field("credentials", &self.inner.credentials)
+            .field("basic", &self.inner.basic)
+            .field("token", &token)
             .finish_non_exhaustive()
     }
 }

@@ -85,7 +85,8 @@ impl StorageOption {
 
 impl fmt::Debug for StorageOption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}=[REDACTED]", self.key)
+        // The value's own `Debug` redacts it.
+        write!(f, "{}={:?}", self.key, self.value)
     }
 }
 

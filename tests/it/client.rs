@@ -427,19 +427,49 @@ async fn expired_tokens_are_replaced_once_for_many_concurrent_requests() {
     assert_eq!(client.sign_ins().await, 2);
 }
 
+/// Moves the client's clock (Tokio's) ahead by `by` at once. The simulator judges tokens by
+/// the wall clock, which does not move: the client sees a token as old as it likes while the
+/// simulator still honours it, so no margin of real time decides the outcome.
+async fn skip_client_clock(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
 #[tokio::test]
 async fn short_lived_tokens_are_refreshed_before_they_expire() {
     let sim = sim::start_default().await;
-    sim.set_token_ttl(Duration::from_secs(2));
+    // A short-lived token (under 25 minutes): refreshed with a fifth of its life left, at 8
+    // minutes of 10.
+    sim.set_token_ttl(Duration::from_mins(10));
     let client = connect(&sim, ApiVersion::V2);
     client.workspaces().await.unwrap();
-    // Past the refresh point (4/5 of the life), before the expiry.
-    tokio::time::sleep(Duration::from_millis(1750)).await;
+    // Before the refresh point: the token is used as it is.
+    skip_client_clock(Duration::from_mins(7)).await;
+    client.workspaces().await.unwrap();
+    let c = sim.counters();
+    assert_eq!(
+        (c.authentications, c.refreshes, c.unauthorized),
+        (1, 0, 0),
+        "{c:?}"
+    );
+    // Past the refresh point, before the expiry: refreshed, not signed in again, no 401.
+    skip_client_clock(Duration::from_secs(90)).await;
     client.workspaces().await.unwrap();
     let c = sim.counters();
     assert_eq!(
         (c.authentications, c.refreshes, c.unauthorized),
         (1, 1, 0),
+        "{c:?}"
+    );
+    // The refreshed token lives 10 minutes from its refresh; past its expiry the client signs
+    // in again rather than send a token it knows is dead (the simulator would still take it).
+    skip_client_clock(Duration::from_mins(11)).await;
+    client.workspaces().await.unwrap();
+    let c = sim.counters();
+    assert_eq!(
+        (c.authentications, c.refreshes, c.unauthorized),
+        (2, 1, 0),
         "{c:?}"
     );
     client.logout().await;

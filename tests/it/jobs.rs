@@ -545,13 +545,29 @@ async fn chunk_downloads_wait_for_the_shared_budget() {
             .filter(|r| r.method == "GET" && r.path.contains("/chunks/"))
             .count()
     };
-    // The only permit is taken: no chunk is fetched, whatever the source's own concurrency.
+    // The only permit is taken: the downloads wait for it, whatever the source's own
+    // concurrency. Proof without a clock: closing the budget under them fails them, and no
+    // chunk was requested.
     let held = Arc::clone(&budget).acquire_owned().await.unwrap();
     let mut stream = source.open().await.unwrap();
-    let waited = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
-    assert!(waited.is_err(), "a chunk arrived without a permit");
+    assert!(futures::poll!(stream.next()).is_pending());
+    budget.close();
+    let first = stream.next().await.expect("an item");
+    let e = first
+        .err()
+        .expect("the downloads were waiting for the budget");
+    assert!(e.to_string().contains("budget was closed"), "{e}");
     assert_eq!(chunk_gets(), 0);
-    // Given back: every chunk arrives, in order.
+    drop(stream);
+    drop(held);
+
+    // With a permit held again on a fresh budget: given back, every chunk arrives, in order.
+    let budget = Arc::new(Semaphore::new(1));
+    let source = source.with_budget(Arc::clone(&budget));
+    let held = Arc::clone(&budget).acquire_owned().await.unwrap();
+    let mut stream = source.open().await.unwrap();
+    assert!(futures::poll!(stream.next()).is_pending());
+    assert_eq!(chunk_gets(), 0);
     drop(held);
     let mut n = 0;
     while let Some(piece) = stream.next().await {

@@ -279,6 +279,10 @@ async fn no_secret_shows_at_vv_through_successes_and_failures() {
     assert_eq!(s3.keys("lake"), ["ok.parquet"]);
 }
 
+/// Every structure that holds a [`Secret`] shows it through `Secret`'s own `Debug` (derived, or
+/// delegating to it), so this test fails when `Secret` itself stops redacting: the structures
+/// below hold the password (credentials, the simulator's users), the v1.3 Basic header and the
+/// token (the client, signed in), and the storage keys (destination options).
 #[tokio::test]
 async fn debug_output_of_the_configuration_holds_no_secret() {
     let sim = tenant().await;
@@ -314,13 +318,9 @@ async fn debug_output_of_the_configuration_holds_no_secret() {
     let options = s3.options("s3://lake/x.parquet");
     let destination = Destination::from_options(&options).unwrap();
     shown.push(format!("{options:?} {destination:?}"));
-    let wrong = Destination::from_options(&s3.options_with_keys(
-        "s3://lake/x.parquet",
-        "AKIAX",
-        WRONG_SECRET,
-    ))
-    .unwrap();
-    shown.push(format!("{wrong:?}"));
+    let wrong_options = s3.options_with_keys("s3://lake/x.parquet", "AKIAX", WRONG_SECRET);
+    let wrong = Destination::from_options(&wrong_options).unwrap();
+    shown.push(format!("{wrong_options:?} {wrong:?}"));
     // The command line's own structures, given a secret the discouraged way.
     let cli = anaplan_parquet::cli::Cli::try_parse_from([
         "anaplan-parquet",
@@ -334,14 +334,24 @@ async fn debug_output_of_the_configuration_holds_no_secret() {
     ])
     .unwrap();
     shown.push(format!("{cli:?}"));
+    // The simulator's configuration holds its users' passwords.
+    let sim_config = SimulatorConfig::default_tenant(USER, Secret::new(PW), 10, 1 << 10, 1);
+    shown.push(format!("{sim_config:?}"));
     let secrets = secrets(&sim);
     for text in &shown {
         assert_clean(text.as_bytes(), "Debug output", &secrets);
     }
     // Where a secret was held, Debug says it is there without showing it.
-    for i in [0, 1, 2, 3, 5] {
+    for i in [0, 1, 2, 3, 4, 5, 6] {
         assert!(shown[i].contains("REDACTED"), "{}", shown[i]);
     }
+    // The client shows that it holds a token and (v1.3) a Basic header, redacted.
+    assert!(
+        shown[0].contains("token: Some(Token { value: [REDACTED]"),
+        "{}",
+        shown[0]
+    );
+    assert!(shown[1].contains("basic: Some([REDACTED])"), "{}", shown[1]);
 }
 
 #[test]

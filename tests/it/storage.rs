@@ -861,7 +861,11 @@ async fn convert_cli_to_s3_round_trips_and_widening_leaves_no_upload_behind() {
     );
     assert_eq!(s3.seen(Op::AbortUpload), 1, "the first attempt was aborted");
     assert_eq!(s3.seen(Op::CompleteUpload), 1, "the second was completed");
-    assert!(s3.pending_uploads().is_empty(), "{:?}", s3.pending_uploads());
+    assert!(
+        s3.pending_uploads().is_empty(),
+        "{:?}",
+        s3.pending_uploads()
+    );
     assert_eq!(s3.keys("lake"), ["drift.parquet", "sales/tsc.parquet"]);
 }
 

@@ -67,7 +67,10 @@ fn assert_failed_cleanly(r: &Run, s3: &S3Server, fragment: &str) {
     assert!(!r.stderr.contains(SECRET_KEY), "{}", r.stderr);
     assert_eq!(s3.keys("lake"), ["x.parquet"]);
     assert_eq!(s3.object_on_disk("lake", "x.parquet").as_deref(), Some(OLD));
-    assert!(s3.seen(Op::CreateUpload) >= 1, "a multipart upload was started");
+    assert!(
+        s3.seen(Op::CreateUpload) >= 1,
+        "a multipart upload was started"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +106,8 @@ async fn a_failed_abort_is_reported_with_the_way_out() {
     assert_eq!(s3.seen(Op::AbortUpload), 2, "tried and retried once");
     assert!(
         r.stderr.contains("aborting the multipart upload failed")
-            && r.stderr.contains("a lifecycle rule on the bucket will remove its parts"),
+            && r.stderr
+                .contains("a lifecycle rule on the bucket will remove its parts"),
         "{}",
         r.stderr
     );
