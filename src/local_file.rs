@@ -77,7 +77,10 @@ pub(crate) fn resolve(path: &Path) -> Result<LocalTarget> {
                     return Ok(LocalTarget::Through(path.to_path_buf(), stream));
                 }
                 if !target.is_file() {
-                    return Err(refused(path, &format!("a symlink to {}", kind_name(&target))));
+                    return Err(refused(
+                        path,
+                        &format!("a symlink to {}", kind_name(&target)),
+                    ));
                 }
             }
             // A link to nothing: its target is created, as a shell's `>` would.
@@ -531,7 +534,10 @@ mod tests {
         assert!(same_file(&file, &hard));
         assert!(!same_file(&file, &dir.path().join("other.csv")));
         let missing = dir.path().join("new.parquet");
-        assert!(same_file(&missing, &dir.path().join(".").join("new.parquet")));
+        assert!(same_file(
+            &missing,
+            &dir.path().join(".").join("new.parquet")
+        ));
         assert!(!same_file(&missing, &dir.path().join("new2.parquet")));
     }
 

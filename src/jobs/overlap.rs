@@ -37,7 +37,10 @@ pub(crate) fn overlaps(datasets: &[&Dataset]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (j, later) in places.iter().enumerate() {
         // One problem per dataset: the first earlier dataset it collides with.
-        if let Some(problem) = places[..j].iter().find_map(|earlier| conflict(earlier, later)) {
+        if let Some(problem) = places[..j]
+            .iter()
+            .find_map(|earlier| conflict(earlier, later))
+        {
             problems.push(Problem {
                 dataset: Some(later.dataset.name.clone()),
                 problem,

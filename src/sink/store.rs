@@ -759,12 +759,21 @@ mod tests {
         let s3 = place("s3://lake/k", &["region=us-east-1"]);
         assert_eq!(s3.to_string(), "s3://lake/k");
         assert_eq!(s3, place("s3a://LAKE/%6B", &[]));
-        assert_ne!(s3, place("s3://lake/k", &["endpoint=https://minio.example"]));
+        assert_ne!(
+            s3,
+            place("s3://lake/k", &["endpoint=https://minio.example"])
+        );
         assert_ne!(s3, place("gs://lake/k", &[]));
         let key = "account_key=c2VjcmV0";
         let az = place("az://data/x", &["account_name=Acct", key]);
-        assert_eq!(az, place("abfss://data@acct.dfs.core.windows.net/x", &[key]));
-        assert_eq!(az, place("https://acct.blob.core.windows.net/data/x", &[key]));
+        assert_eq!(
+            az,
+            place("abfss://data@acct.dfs.core.windows.net/x", &[key])
+        );
+        assert_eq!(
+            az,
+            place("https://acct.blob.core.windows.net/data/x", &[key])
+        );
         assert_ne!(az, place("az://data/x", &["account_name=other", key]));
     }
 

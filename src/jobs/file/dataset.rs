@@ -71,11 +71,7 @@ fn key_name(setting: &str) -> String {
 
 /// `[defaults]`, checked on its own so that each of its problems is reported once; the table
 /// to put under every dataset (empty when it has a problem).
-pub(super) fn defaults(
-    mut t: toml::Table,
-    at: &At<'_>,
-    problem: &mut Problems<'_>,
-) -> toml::Table {
+pub(super) fn defaults(mut t: toml::Table, at: &At<'_>, problem: &mut Problems<'_>) -> toml::Table {
     for key in DATASET_KEYS {
         if t.remove(*key).is_some() {
             problem(
@@ -143,12 +139,7 @@ pub(super) fn dataset(
 
 /// Reports (and removes) the keys that are not settings, with a likely meant key; true when
 /// there were none.
-fn known_keys(
-    t: &mut toml::Table,
-    scope: &str,
-    at: &At<'_>,
-    problem: &mut Problems<'_>,
-) -> bool {
+fn known_keys(t: &mut toml::Table, scope: &str, at: &At<'_>, problem: &mut Problems<'_>) -> bool {
     let unknown: Vec<String> = t
         .keys()
         .filter(|k| !SETTING_KEYS.contains(&k.as_str()))
@@ -204,7 +195,10 @@ fn settings(
                 problem(Some(scope), without_values(e.message()));
             }
             for (path, why) in keys {
-                problem(Some(scope), format!("{}{}", at(&path), refused(&path, &why)));
+                problem(
+                    Some(scope),
+                    format!("{}{}", at(&path), refused(&path, &why)),
+                );
             }
             None
         }
@@ -275,7 +269,9 @@ mod tests {
             };
             t.insert((*key).to_owned(), value);
             let mut problems = Vec::new();
-            let s = settings(t, "t", &mut |d, m| problems.push((d.map(str::to_owned), m)));
+            let s = settings(t, "t", &|_: &[String]| String::new(), &mut |d, m| {
+                problems.push((d.map(str::to_owned), m))
+            });
             let s = s.unwrap_or_else(|| panic!("{key}: {problems:?}"));
             // The value reached a field: the settings differ from the empty ones.
             assert_ne!(
