@@ -54,8 +54,8 @@ pub(crate) mod schedule;
 pub(crate) mod select;
 
 pub use check::check;
-pub(crate) use overlap::overlaps;
 pub use manifest::NamedRef;
+pub(crate) use overlap::overlaps;
 pub use report::{CheckReport, CheckedDataset, DatasetReport, Problem, RoundReport, Status};
 pub use run::run_round;
 pub(crate) use select::{Shard, select};

@@ -37,7 +37,10 @@ pub(crate) fn overlaps(datasets: &[&Dataset]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (j, later) in places.iter().enumerate() {
         // One problem per dataset: the first earlier dataset it collides with.
-        if let Some(problem) = places[..j].iter().find_map(|earlier| conflict(earlier, later)) {
+        if let Some(problem) = places[..j]
+            .iter()
+            .find_map(|earlier| conflict(earlier, later))
+        {
             problems.push(Problem {
                 dataset: Some(later.dataset.name.clone()),
                 problem,
@@ -163,7 +166,8 @@ mod tests {
         let d = dir.path().canonicalize().unwrap();
         let at = |p: &str| format!("{}/{p}", d.display());
         // (datasets, the problems: dataset and words)
-        let cases: Vec<(Vec<Dataset>, Vec<(&str, &str)>)> = vec![
+        type Case<'a> = (Vec<Dataset>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case<'_>> = vec![
             (
                 vec![
                     dataset("a", &at("x.parquet"), Replace),

@@ -168,10 +168,15 @@ pub(super) fn object_key(output: &str, parsed: &StorePath) -> Result<StorePath> 
 /// The text of an object-store URL's key, checked and decoded (see [`object_key`]).
 pub(super) fn literal_key(output: &str) -> Result<String> {
     let after_scheme = output.split_once("://").map_or(output, |(_, r)| r);
-    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i + 1..]);
+    let path = after_scheme
+        .find('/')
+        .map_or("", |i| &after_scheme[i + 1..]);
     refuse_query_or_fragment(output, path)?;
     if path.starts_with('/') {
-        return Err(refuse_key(output, "the key starts with `/` (an empty segment)"));
+        return Err(refuse_key(
+            output,
+            "the key starts with `/` (an empty segment)",
+        ));
     }
     let decoded = String::from_utf8(percent_decode(path))
         .map_err(|_| refuse_key(output, "the key is not UTF-8 once percent-decoded"))?;
@@ -252,7 +257,9 @@ impl Location {
                     && bucket == b2
                     && (key.is_empty()
                         || k2 == key
-                        || k2.strip_prefix(key.as_str()).is_some_and(|r| r.starts_with('/')))
+                        || k2
+                            .strip_prefix(key.as_str())
+                            .is_some_and(|r| r.starts_with('/')))
             }
             _ => false,
         }
@@ -470,8 +477,14 @@ mod tests {
             Ok(other) => panic!("{o}: {other:?}"),
             Err(e) => Err(e.to_string()),
         };
-        assert_eq!(path("file:///tmp/q%3Fx.parquet"), Ok("/tmp/q?x.parquet".into()));
-        assert_eq!(path("file:///tmp/%C3%BC.parquet"), Ok("/tmp/ü.parquet".into()));
+        assert_eq!(
+            path("file:///tmp/q%3Fx.parquet"),
+            Ok("/tmp/q?x.parquet".into())
+        );
+        assert_eq!(
+            path("file:///tmp/%C3%BC.parquet"),
+            Ok("/tmp/ü.parquet".into())
+        );
         assert_eq!(path("file:///tmp/ü.parquet"), Ok("/tmp/ü.parquet".into()));
         assert_eq!(path("file://localhost/tmp/x"), Ok("/tmp/x".into()));
         // `..` is left to the file system (which resolves it through symbolic links).
@@ -508,7 +521,10 @@ mod tests {
         }
         // Relative paths are taken against the working directory.
         let cwd = std::env::current_dir().unwrap().canonicalize().unwrap();
-        assert_eq!(normalize_local(Path::new("./a/../b.parquet")), cwd.join("b.parquet"));
+        assert_eq!(
+            normalize_local(Path::new("./a/../b.parquet")),
+            cwd.join("b.parquet")
+        );
     }
 
     #[test]

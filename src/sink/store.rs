@@ -729,16 +729,15 @@ mod tests {
                 .collect();
             totals.sort_by(f64::total_cmp);
             let (p1, median) = (totals[100], totals[5_000]);
-            eprintln!("{retries} retries in {budget}s: {b:?}, p1 {p1:.2}s, median {median:.2}s");
             // Most of the budget is used, most of the time (0.75 s of 20 s before), and the
             // waits alone rarely overrun it.
             assert!(
                 median > 0.45 * budget && median < 0.85 * budget,
-                "{retries} in {budget}s: median {median:.2}"
+                "{retries} in {budget}s ({b:?}): median {median:.2}"
             );
             assert!(
                 p1 > 0.25 * budget,
-                "{retries} in {budget}s: 1st percentile {p1:.2}"
+                "{retries} in {budget}s ({b:?}): 1st percentile {p1:.2}"
             );
         }
         // One retry with a long budget: the first wait is bounded.
@@ -759,12 +758,21 @@ mod tests {
         let s3 = place("s3://lake/k", &["region=us-east-1"]);
         assert_eq!(s3.to_string(), "s3://lake/k");
         assert_eq!(s3, place("s3a://LAKE/%6B", &[]));
-        assert_ne!(s3, place("s3://lake/k", &["endpoint=https://minio.example"]));
+        assert_ne!(
+            s3,
+            place("s3://lake/k", &["endpoint=https://minio.example"])
+        );
         assert_ne!(s3, place("gs://lake/k", &[]));
         let key = "account_key=c2VjcmV0";
         let az = place("az://data/x", &["account_name=Acct", key]);
-        assert_eq!(az, place("abfss://data@acct.dfs.core.windows.net/x", &[key]));
-        assert_eq!(az, place("https://acct.blob.core.windows.net/data/x", &[key]));
+        assert_eq!(
+            az,
+            place("abfss://data@acct.dfs.core.windows.net/x", &[key])
+        );
+        assert_eq!(
+            az,
+            place("https://acct.blob.core.windows.net/data/x", &[key])
+        );
         assert_ne!(az, place("az://data/x", &["account_name=other", key]));
     }
 

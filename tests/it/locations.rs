@@ -5,6 +5,8 @@
 //!
 //! Every command here that may reach S3 sets credentials or `AWS_EC2_METADATA_DISABLED`, and
 //! the one that must reach an instance metadata service is pointed at a local one.
+// The retry test prints what it measured (a number for the record, not an assertion).
+#![allow(clippy::print_stderr)]
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -54,7 +56,9 @@ fn jobs_file(dir: &Path, sim: &SimulatorHandle, datasets: &str) -> std::path::Pa
 
 /// A `[[dataset]]` table.
 fn dataset(name: &str, export: &str, output: &str, extra: &str) -> String {
-    format!("[[dataset]]\nname = \"{name}\"\nexport = \"{export}\"\noutput = \"{output}\"\n{extra}\n")
+    format!(
+        "[[dataset]]\nname = \"{name}\"\nexport = \"{export}\"\noutput = \"{output}\"\n{extra}\n"
+    )
 }
 
 /// The S3 server's settings, for a dataset.
@@ -101,8 +105,10 @@ async fn refused_before_anything_runs(
             assert_eq!(o.status.code(), Some(2), "run {args:?}: {stderr}");
             for (name, words) in expected {
                 assert!(
-                    stderr.lines().any(|l| l.trim_start().starts_with(&format!("{name}: "))
-                        && l.contains(words)),
+                    stderr
+                        .lines()
+                        .any(|l| l.trim_start().starts_with(&format!("{name}: "))
+                            && l.contains(words)),
                     "run {args:?}: no `{name}: ...{words}...` in {stderr}"
                 );
             }
@@ -130,7 +136,12 @@ async fn one_output_spelled_several_ways_is_refused_before_anything_runs() {
     let datasets = [
         dataset("plain", REVENUE, "out/x.parquet", ""),
         dataset("dotted", HEADCOUNT, "./out/x.parquet", ""),
-        dataset("absolute", MARGIN, &format!("{}/out/x.parquet", d.display()), ""),
+        dataset(
+            "absolute",
+            MARGIN,
+            &format!("{}/out/x.parquet", d.display()),
+            "",
+        ),
         dataset("key", REVENUE, "s3://lake/k.parquet", &s3s),
         // `s3a://` is S3 too, and `%6B` is `k`.
         dataset("same_key", HEADCOUNT, "s3a://lake/%6B.parquet", &s3s),
@@ -173,7 +184,12 @@ async fn an_output_inside_another_datasets_prefix_is_refused_before_anything_run
         dataset("linked", MARGIN, "link/ds/y.parquet", ""),
         // A sibling whose name merely starts the same is fine.
         dataset("sibling", HEADCOUNT, "out/ds2.parquet", ""),
-        dataset("lake_ds", REVENUE, "s3://lake/ds/", &format!("{append}{s3s}")),
+        dataset(
+            "lake_ds",
+            REVENUE,
+            "s3://lake/ds/",
+            &format!("{append}{s3s}"),
+        ),
         dataset("lake_file", HEADCOUNT, "s3://lake/ds/x.parquet", &s3s),
     ]
     .concat();
@@ -186,7 +202,10 @@ async fn an_output_inside_another_datasets_prefix_is_refused_before_anything_run
             ("inner", "is inside dataset \"ds\"'s append dataset"),
             ("nested", "is inside dataset \"ds\"'s append dataset"),
             ("linked", "is inside dataset \"ds\"'s append dataset"),
-            ("lake_file", "is inside dataset \"lake_ds\"'s append dataset s3://lake/ds"),
+            (
+                "lake_file",
+                "is inside dataset \"lake_ds\"'s append dataset s3://lake/ds",
+            ),
         ],
     )
     .await;
@@ -210,8 +229,13 @@ fn convert_to(output: &str, s3: Option<&S3Server>) -> std::process::Output {
         .arg(sample("tsc_sales.csv"))
         .args(["-o", output]);
     if let Some(s3) = s3 {
-        cmd.args(["--s3-endpoint", &s3.endpoint, "--allow-http", "--s3-path-style"])
-            .args(["--s3-region", "us-east-1"]);
+        cmd.args([
+            "--s3-endpoint",
+            &s3.endpoint,
+            "--allow-http",
+            "--s3-path-style",
+        ])
+        .args(["--s3-region", "us-east-1"]);
     }
     cmd.output().unwrap()
 }
@@ -236,7 +260,11 @@ async fn object_keys_are_stored_exactly_as_written() {
             "s3://lake/100%25 sure.parquet",
         ] {
             let o = convert_to(output, s3);
-            assert!(o.status.success(), "{output}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{output}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
         for (output, escape) in [
             ("s3://lake/x?y.parquet", "%3F"),
@@ -282,7 +310,12 @@ async fn a_manifest_sits_next_to_a_non_ascii_key() {
     s3.create_bucket("lake");
     let dir = tempfile::tempdir().unwrap();
     let datasets = [
-        dataset("umlaut", REVENUE, "s3://lake/ü/rev.parquet", &s3_settings(&s3)),
+        dataset(
+            "umlaut",
+            REVENUE,
+            "s3://lake/ü/rev.parquet",
+            &s3_settings(&s3),
+        ),
         dataset(
             "appended",
             HEADCOUNT,
@@ -321,7 +354,12 @@ async fn storage_retries_spread_across_their_budget() {
             .arg("convert")
             .arg(sample("tsc_sales.csv"))
             .args(["-o", "s3://lake/x.parquet"])
-            .args(["--s3-endpoint", &server.endpoint, "--allow-http", "--s3-path-style"])
+            .args([
+                "--s3-endpoint",
+                &server.endpoint,
+                "--allow-http",
+                "--s3-path-style",
+            ])
             .args(["--s3-region", "us-east-1"])
             .args(["--upload-retries", "6", "--upload-retry-timeout", "6s"])
             .output()
@@ -368,7 +406,9 @@ async fn missing_aws_credentials_are_named_as_such() {
             let mut buf = [0u8; 4096];
             let _ = socket.read(&mut buf).await;
             let _ = socket
-                .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
                 .await;
         }
     });
@@ -385,14 +425,23 @@ async fn missing_aws_credentials_are_named_as_such() {
                 .arg("convert")
                 .arg(sample("tsc_sales.csv"))
                 .args(["-o", "s3://lake/x.parquet"])
-                .args(["--s3-endpoint", &server.endpoint, "--allow-http", "--s3-path-style"])
+                .args([
+                    "--s3-endpoint",
+                    &server.endpoint,
+                    "--allow-http",
+                    "--s3-path-style",
+                ])
                 .args(["--s3-region", "us-east-1", "--upload-retries", "1"]);
             cmd
         };
         let t0 = Instant::now();
         let off = command().output().unwrap();
         assert!(t0.elapsed() < Duration::from_secs(10));
-        assert_eq!(counted.load(Ordering::SeqCst), 0, "asked with the lookup off");
+        assert_eq!(
+            counted.load(Ordering::SeqCst),
+            0,
+            "asked with the lookup off"
+        );
         let asked = command()
             .env_remove("AWS_EC2_METADATA_DISABLED")
             .output()
@@ -415,7 +464,10 @@ async fn missing_aws_credentials_are_named_as_such() {
 
     let stderr = String::from_utf8_lossy(&asked_service.stderr);
     assert_eq!(asked_service.status.code(), Some(6), "{stderr}");
-    assert!(asked.load(Ordering::SeqCst) >= 1, "the stand-in was not asked");
+    assert!(
+        asked.load(Ordering::SeqCst) >= 1,
+        "the stand-in was not asked"
+    );
     for words in [
         "no AWS credentials found",
         "AWS_ACCESS_KEY_ID",
