@@ -127,3 +127,119 @@ fn inside(outer: &Dataset) -> &'static str {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::EngineOptions;
+    use crate::export::ExportJob;
+    use crate::sink::{DestinationOptions, StorageOption};
+
+    fn dataset(name: &str, output: &str, mode: WriteMode) -> Dataset {
+        let mut o = DestinationOptions::new(output);
+        o.mode = mode;
+        o.read_env = false;
+        if output.contains("://") {
+            o.storage_options = vec![StorageOption::parse("region=us-east-1").unwrap()];
+        }
+        Dataset {
+            name: name.to_owned(),
+            job: ExportJob::new("W", "M", name),
+            engine: EngineOptions::default(),
+            output: o,
+        }
+    }
+
+    /// `(dataset, words)` for each problem found among `datasets`.
+    fn found(datasets: &[Dataset]) -> Vec<(String, String)> {
+        let all: Vec<&Dataset> = datasets.iter().collect();
+        overlaps(&all)
+            .into_iter()
+            .map(|p| (p.dataset.unwrap(), p.problem))
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_outputs_are_problems_naming_both_datasets() {
+        use WriteMode::{Append, Replace};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().canonicalize().unwrap();
+        let at = |p: &str| format!("{}/{p}", d.display());
+        // (datasets, the problems: dataset and words)
+        type Case<'a> = (Vec<Dataset>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                vec![
+                    dataset("a", &at("x.parquet"), Replace),
+                    dataset("b", &at("sub/../x.parquet"), Replace),
+                    dataset("c", &at("./x.parquet"), Replace),
+                ],
+                vec![
+                    ("b", "same place as dataset \"a\""),
+                    ("c", "same place as dataset \"a\""),
+                ],
+            ),
+            (
+                vec![
+                    dataset("ds", &at("ds/"), Append),
+                    dataset("in", &at("ds/p/x.parquet"), Replace),
+                    dataset("ds2", &at("ds2.parquet"), Replace),
+                ],
+                vec![("in", "inside dataset \"ds\"'s append dataset")],
+            ),
+            (
+                vec![
+                    dataset("in", "s3://lake/ds/x.parquet", Replace),
+                    dataset("ds", "s3://lake/ds", Append),
+                    dataset("other", "s3://other/ds/x.parquet", Replace),
+                    dataset("gcs", "gs://lake/ds/x.parquet", Replace),
+                ],
+                vec![("ds", "holds dataset \"in\"'s output")],
+            ),
+            (
+                vec![
+                    dataset("a", "s3://lake/a", Append),
+                    dataset("b", "s3://lake/a", Append),
+                ],
+                vec![("b", "same place as dataset \"a\"")],
+            ),
+            (
+                vec![
+                    dataset("a", &at("x.parquet"), Replace),
+                    dataset("m", &at("x.parquet.manifest.json"), Replace),
+                ],
+                vec![("m", "meet at a manifest")],
+            ),
+            (
+                vec![
+                    dataset("a", &at("a.parquet"), Replace),
+                    dataset("b", &at("b.parquet"), Replace),
+                    dataset("c", &at("c"), Append),
+                    dataset("d", "s3://lake/c", Append),
+                ],
+                vec![],
+            ),
+        ];
+        for (datasets, want) in cases {
+            let got = found(&datasets);
+            assert_eq!(got.len(), want.len(), "{got:#?}");
+            for ((name, text), (want_name, words)) in got.iter().zip(&want) {
+                assert_eq!(name, want_name, "{text}");
+                assert!(text.contains(words), "{name}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_round_refuses_overlapping_outputs() {
+        let datasets = [
+            dataset("first", "s3://lake/k.parquet", WriteMode::Replace),
+            dataset("second", "s3a://lake/%6B.parquet", WriteMode::Replace),
+        ];
+        let e = refuse(&datasets).unwrap_err();
+        assert_eq!(e.exit_class().code(), 2);
+        let e = e.to_string();
+        assert!(e.contains("\"second\"") && e.contains("\"first\""), "{e}");
+        refuse(&datasets[..1]).unwrap();
+    }
+}

@@ -159,9 +159,7 @@ fn instance_metadata_failure(text: &str) -> Option<String> {
     Some(match text.find("status code: ") {
         Some(at) => {
             let status = &text[at + "status code: ".len()..];
-            let end = status
-                .find(|c: char| c == ',' || c == '\n')
-                .unwrap_or(status.len());
+            let end = status.find([',', '\n']).unwrap_or(status.len());
             let status = status[..end].trim().trim_end_matches(':');
             format!("answered {}", shorten(status, 60))
         }

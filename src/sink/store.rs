@@ -729,16 +729,15 @@ mod tests {
                 .collect();
             totals.sort_by(f64::total_cmp);
             let (p1, median) = (totals[100], totals[5_000]);
-            eprintln!("{retries} retries in {budget}s: {b:?}, p1 {p1:.2}s, median {median:.2}s");
             // Most of the budget is used, most of the time (0.75 s of 20 s before), and the
             // waits alone rarely overrun it.
             assert!(
                 median > 0.45 * budget && median < 0.85 * budget,
-                "{retries} in {budget}s: median {median:.2}"
+                "{retries} in {budget}s ({b:?}): median {median:.2}"
             );
             assert!(
                 p1 > 0.25 * budget,
-                "{retries} in {budget}s: 1st percentile {p1:.2}"
+                "{retries} in {budget}s ({b:?}): 1st percentile {p1:.2}"
             );
         }
         // One retry with a long budget: the first wait is bounded.
