@@ -286,9 +286,15 @@ mod tests {
         }
         let text = "\nmax_retries = \"hunter2\"\n";
         let e = toml::from_str::<Retries>(text).unwrap_err();
-        assert!(e.to_string().contains("hunter2"), "the test needs a value to hide");
+        assert!(
+            e.to_string().contains("hunter2"),
+            "the test needs a value to hide"
+        );
         let shown = toml_error(&e, text);
-        assert!(shown.starts_with("line 2, column 15: invalid type: string"), "{shown}");
+        assert!(
+            shown.starts_with("line 2, column 15: invalid type: string"),
+            "{shown}"
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 

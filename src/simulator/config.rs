@@ -365,8 +365,8 @@ impl SimulatorConfig {
     /// Parses a TOML config; relative certificate paths are resolved against `base`.
     pub fn from_toml_str(text: &str, base: &Path) -> Result<Self> {
         // Its users' passwords are in it: say where the error is without quoting the line.
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| Error::usage(crate::settings::toml_error(&e, text)))?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| Error::usage(crate::settings::toml_error(&e, text)))?;
         raw.into_config(base)
     }
 

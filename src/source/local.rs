@@ -171,7 +171,8 @@ where
             }
         });
     Box::pin(async move {
-        spawned.map_err(|e| Error::Internal(format!("cannot start a thread to read {name}: {e}")))?;
+        spawned
+            .map_err(|e| Error::Internal(format!("cannot start a thread to read {name}: {e}")))?;
         match opened_rx.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(Error::io(format!("cannot open {name}"), e)),

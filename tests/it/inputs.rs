@@ -22,7 +22,7 @@ use crate::support::{Table, bin, dir_entries, run, stderr, tempdir};
 
 /// How long a conversion of these small inputs may take on a loaded machine before it is
 /// taken for hung.
-const HANG: Duration = Duration::from_secs(60);
+const HANG: Duration = Duration::from_mins(1);
 /// How long a run may take to stop after a signal.
 const STOP_BOUND: Duration = Duration::from_secs(10);
 /// Integer rows before the late values: well past the sample (`--infer-rows 1000`) and more
@@ -44,28 +44,39 @@ fn late_widening_csv() -> String {
 fn check_late_widening(out: &Path) {
     let t = Table::read(out);
     assert_eq!(t.num_rows(), ROWS + 2);
-    assert!(t.types().contains(&"Value: Utf8".to_owned()), "{:?}", t.types());
+    assert!(
+        t.types().contains(&"Value: Utf8".to_owned()),
+        "{:?}",
+        t.types()
+    );
     assert!(t.types().contains(&"Value_number: Float64".to_owned()));
     let values = t.strings("Value");
     let numbers = t.strings("Value_number");
     for i in 0..ROWS {
-        assert_eq!(values[i].as_deref(), Some(i.to_string().as_str()), "row {i}");
-        assert_eq!(number(&numbers[i]), Some(i as f64), "row {i}");
+        assert_eq!(
+            values[i].as_deref(),
+            Some(i.to_string().as_str()),
+            "row {i}"
+        );
+        assert_eq!(number(numbers[i].as_ref()), Some(i as f64), "row {i}");
     }
     assert_eq!(values[ROWS].as_deref(), Some("6.5"));
-    assert_eq!(number(&numbers[ROWS]), Some(6.5));
+    assert_eq!(number(numbers[ROWS].as_ref()), Some(6.5));
     assert_eq!(values[ROWS + 1].as_deref(), Some("late, text"));
     assert_eq!(numbers[ROWS + 1], None);
 }
 
 /// A `Value_number` as a number.
-fn number(shown: &Option<String>) -> Option<f64> {
-    shown.as_deref().map(|s| s.parse().expect("a number"))
+fn number(shown: Option<&String>) -> Option<f64> {
+    shown.map(|s| s.parse().expect("a number"))
 }
 
 /// A FIFO at `path`.
 fn mkfifo(path: &Path) {
-    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
     assert!(status.success(), "mkfifo {}", path.display());
 }
 
@@ -136,7 +147,12 @@ fn a_fifo_input_is_spooled_for_a_late_widening_and_for_infer_rows_all() {
             .arg("--json")
             .spawn()
             .unwrap();
-        let (o, _) = finish(child, HANG, &format!("{args:?}"), &dir.path().join("stderr"));
+        let (o, _) = finish(
+            child,
+            HANG,
+            &format!("{args:?}"),
+            &dir.path().join("stderr"),
+        );
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         check_late_widening(&out);
         // The second pass read the spool: the FIFO was opened once.
@@ -157,7 +173,12 @@ fn dev_stdin_and_process_substitution_are_spooled() {
             let _ = stdin.write_all(late_widening_csv().as_bytes());
         });
         let (o, _) = finish(child, HANG, "/dev/stdin", &dir.path().join("stderr"));
-        assert_eq!(o.status.code(), Some(0), "/dev/stdin {args:?}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "/dev/stdin {args:?}: {}",
+            stderr(&o)
+        );
         check_late_widening(&out);
 
         // `<(cat file)`: a /dev/fd/N path to a pipe.
@@ -187,7 +208,12 @@ fn print_schema_reads_a_fifo_once() {
     mkfifo(&fifo);
     feed(&fifo, late_widening_csv());
     let child = bin()
-        .args(["convert", fifo.to_str().unwrap(), "--print-schema", "--json"])
+        .args([
+            "convert",
+            fifo.to_str().unwrap(),
+            "--print-schema",
+            "--json",
+        ])
         .args(["--infer-rows", "all"])
         .stdin(Stdio::null())
         .stdout(File::create(dir.path().join("stdout")).unwrap())
@@ -213,9 +239,14 @@ fn a_regular_file_is_read_twice_and_a_fifo_is_spooled() {
     let csv = dir.path().join("in.csv");
     std::fs::write(&csv, late_widening_csv()).unwrap();
     let out = dir.path().join("file.parquet");
-    let o = run(convert(dir.path(), csv.to_str().unwrap(), &out, &["--infer-rows", "1000"])
-        .stderr(Stdio::piped())
-        .env("TMPDIR", &missing));
+    let o = run(convert(
+        dir.path(),
+        csv.to_str().unwrap(),
+        &out,
+        &["--infer-rows", "1000"],
+    )
+    .stderr(Stdio::piped())
+    .env("TMPDIR", &missing));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     check_late_widening(&out);
 
@@ -256,9 +287,16 @@ fn a_signal_ends_a_run_blocked_opening_a_fifo() {
             let what = format!("SIG{signal}, print_schema {print_schema}");
             let (o, took) = finish(child, STOP_BOUND, &what, &dir.path().join("stderr"));
             assert_eq!(o.status.code(), Some(code), "{what}: {}", stderr(&o));
-            assert!(stderr(&o).contains(&format!("SIG{signal}")), "{}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("SIG{signal}")),
+                "{}",
+                stderr(&o)
+            );
             eprintln!("{what}: stopped {took:?} after the signal");
-            assert_eq!(dir_entries(dir.path()), ["nobody-writes", "stderr", "stdout"]);
+            assert_eq!(
+                dir_entries(dir.path()),
+                ["nobody-writes", "stderr", "stdout"]
+            );
         }
     }
 }
@@ -288,17 +326,42 @@ fn jobs_cases() -> Vec<Case> {
         line,
     };
     vec![
-        case("password, bad escape", conn(r#"password = "hun\qter2""#), r"hun\qter2", 3),
-        case("password, unclosed", conn(r#"password = "hunter2"#), "hunter2", 3),
-        case("password, wrong type", conn("password = 7654321987"), "7654321987", 3),
-        case("password, in an array", conn(r#"password = ["hunter2"]"#), "hunter2", 3),
+        case(
+            "password, bad escape",
+            conn(r#"password = "hun\qter2""#),
+            r"hun\qter2",
+            3,
+        ),
+        case(
+            "password, unclosed",
+            conn(r#"password = "hunter2"#),
+            "hunter2",
+            3,
+        ),
+        case(
+            "password, wrong type",
+            conn("password = 7654321987"),
+            "7654321987",
+            3,
+        ),
+        case(
+            "password, in an array",
+            conn(r#"password = ["hunter2"]"#),
+            "hunter2",
+            3,
+        ),
         case(
             "password, duplicate",
             conn("password = \"hunter1\"\npassword = \"hunter2\""),
             "hunter",
             4,
         ),
-        case("password, unknown key", conn(r#"pasword = "hunter2""#), "hunter2", 3),
+        case(
+            "password, unknown key",
+            conn(r#"pasword = "hunter2""#),
+            "hunter2",
+            3,
+        ),
         case(
             "passphrase, bad escape",
             conn(r#"private_key_passphrase = "pass\qphrase""#),
@@ -359,15 +422,30 @@ fn config_cases() -> Vec<Case> {
         line,
     };
     vec![
-        case("password, bad escape", file(r#"password = "hun\qter2""#), r"hun\qter2", 3),
-        case("password, unclosed", file(r#"password = "hunter2"#), "hunter2", 3),
+        case(
+            "password, bad escape",
+            file(r#"password = "hun\qter2""#),
+            r"hun\qter2",
+            3,
+        ),
+        case(
+            "password, unclosed",
+            file(r#"password = "hunter2"#),
+            "hunter2",
+            3,
+        ),
         case(
             "password, duplicate",
             file("password = \"hunter1\"\npassword = \"hunter2\""),
             "hunter",
             4,
         ),
-        case("password, unknown key", file(r#"pasword = "hunter2""#), "hunter2", 3),
+        case(
+            "password, unknown key",
+            file(r#"pasword = "hunter2""#),
+            "hunter2",
+            3,
+        ),
         case(
             "passphrase, bad escape",
             file(r#"private_key_passphrase = "pass\qphrase""#),
@@ -437,7 +515,11 @@ fn toml_errors_in_a_config_file_name_their_place_and_never_a_secret() {
     let dir = tempdir();
     for case in config_cases() {
         assert_redacted("--config", &case, dir.path(), &|p| {
-            vec!["workspaces".into(), "--config".into(), p.display().to_string()]
+            vec![
+                "workspaces".into(),
+                "--config".into(),
+                p.display().to_string(),
+            ]
         });
         assert_redacted("ANAPLAN_PARQUET_CONFIG", &case, dir.path(), &|p| {
             vec![
@@ -458,8 +540,14 @@ fn toml_errors_in_a_config_file_name_their_place_and_never_a_secret() {
 fn toml_errors_in_the_simulator_config_never_show_a_password() {
     let dir = tempdir();
     for (text, secret) in [
-        ("[[users]]\nusername = \"u\"\npassword = \"sim-\\qpass\"\n", r"sim-\qpass"),
-        ("[[users]]\nusername = \"u\"\npassword = 8675309123\n", "8675309123"),
+        (
+            "[[users]]\nusername = \"u\"\npassword = \"sim-\\qpass\"\n",
+            r"sim-\qpass",
+        ),
+        (
+            "[[users]]\nusername = \"u\"\npassword = 8675309123\n",
+            "8675309123",
+        ),
     ] {
         let path = dir.path().join("sim.toml");
         std::fs::write(&path, text).unwrap();

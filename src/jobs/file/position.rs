@@ -100,9 +100,10 @@ pub(super) fn refused_keys<T: DeserializeOwned>(t: &toml::Table) -> Vec<(Vec<Str
         if let toml::Value::Table(entries) = value {
             for (k, v) in entries {
                 let one = toml::Table::from_iter([(k.clone(), v.clone())]);
-                if let Some(why) =
-                    refusal(toml::Table::from_iter([(key.clone(), toml::Value::Table(one))]))
-                {
+                if let Some(why) = refusal(toml::Table::from_iter([(
+                    key.clone(),
+                    toml::Value::Table(one),
+                )])) {
                     inner.push((vec![key.clone(), k.clone()], why));
                 }
             }
@@ -147,7 +148,10 @@ mod tests {
             "line 2, column 1: "
         );
         assert_eq!(
-            p.at(Section::Dataset(1), &["options".into(), "secret_key".into()]),
+            p.at(
+                Section::Dataset(1),
+                &["options".into(), "secret_key".into()]
+            ),
             "line 9, column 37: "
         );
         assert_eq!(p.at(Section::Dataset(0), &["options".into()]), "");

@@ -80,9 +80,12 @@ impl ConfigFile {
 
     /// Reads a jobs file's `[connection]` table (inline secrets already taken out of it).
     pub(crate) fn from_table(table: toml::Table, dir: &Path) -> Result<Self, String> {
-        let mut file: ConfigFile = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("[connection]: {}", without_values(e.message())))?;
+        let mut file: ConfigFile =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    format!("[connection]: {}", without_values(e.message()))
+                })?;
         "[connection]".clone_into(&mut file.origin);
         file.relative_to(dir);
         Ok(file)
