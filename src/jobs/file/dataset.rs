@@ -84,7 +84,7 @@ pub(super) fn defaults(mut t: toml::Table, at: &At<'_>, problem: &mut Problems<'
         }
     }
     let known = known_keys(&mut t, "[defaults]", at, problem);
-    if known && settings(t.clone(), "[defaults]", at, problem).is_some() {
+    if known && settings(&t, "[defaults]", at, problem).is_some() {
         t
     } else {
         toml::Table::new()
@@ -122,7 +122,7 @@ pub(super) fn dataset(
     let export = required(export, "export");
     let output = required(output, "output");
     let known = known_keys(&mut t, &shown, at, problem);
-    let own = settings(over(t, defaults), &shown, at, problem);
+    let own = settings(&over(t, defaults), &shown, at, problem);
     let (true, Some(own), Some(name), Some(export), Some(output)) =
         (known, own, name, export, output)
     else {
@@ -182,7 +182,7 @@ fn over(mine: toml::Table, base: &toml::Table) -> toml::Table {
 /// Reads the settings, reporting each value of the wrong type with its key and place, never
 /// with the value (it may be a secret: a storage option's key given as a number).
 fn settings(
-    t: toml::Table,
+    t: &toml::Table,
     scope: &str,
     at: &At<'_>,
     problem: &mut Problems<'_>,
@@ -190,7 +190,7 @@ fn settings(
     match toml::Value::Table(t.clone()).try_into::<DatasetSettings>() {
         Ok(s) => Some(s),
         Err(e) => {
-            let keys = refused_keys::<DatasetSettings>(&t);
+            let keys = refused_keys::<DatasetSettings>(t);
             if keys.is_empty() {
                 problem(Some(scope), without_values(e.message()));
             }
@@ -269,8 +269,8 @@ mod tests {
             };
             t.insert((*key).to_owned(), value);
             let mut problems = Vec::new();
-            let s = settings(t, "t", &|_: &[String]| String::new(), &mut |d, m| {
-                problems.push((d.map(str::to_owned), m))
+            let s = settings(&t, "t", &|_| String::new(), &mut |d, m| {
+                problems.push((d.map(str::to_owned), m));
             });
             let s = s.unwrap_or_else(|| panic!("{key}: {problems:?}"));
             // The value reached a field: the settings differ from the empty ones.
