@@ -10,6 +10,7 @@ mod faults;
 mod generate;
 mod jobs;
 mod layout;
+mod memory;
 mod secrets;
 mod simulator;
 mod storage;
