@@ -15,6 +15,7 @@ mod jobs;
 mod layout;
 mod local_targets;
 mod locations;
+mod memory;
 mod secrets;
 mod simulator;
 mod storage;
