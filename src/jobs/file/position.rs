@@ -152,7 +152,7 @@ mod tests {
                 Section::Dataset(1),
                 &["options".into(), "secret_key".into()]
             ),
-            "line 9, column 37: "
+            "line 9, column 28: "
         );
         assert_eq!(p.at(Section::Dataset(0), &["options".into()]), "");
         assert_eq!(p.at(Section::Connection, &["x".into()]), "");
