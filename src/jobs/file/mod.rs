@@ -220,7 +220,7 @@ fn connection(
     for key in ["workspace", "model"] {
         if t.contains_key(key) {
             return Err(vec![format!(
-                "[connection]: {}`{key}` belongs in [defaults] or in a [[dataset]]",
+                "[connection]: `{key}` belongs in [defaults] or in a [[dataset]]{}",
                 at(&[key.to_owned()])
             )]);
         }
@@ -234,7 +234,7 @@ fn connection(
             }
             Some(_) => {
                 return Err(vec![format!(
-                    "[connection]: {}`{key}` must be a string",
+                    "[connection]: `{key}` must be a string{}",
                     at(&[(*key).to_owned()])
                 )]);
             }
@@ -263,7 +263,7 @@ fn connection(
             }
             return Err(keys
                 .iter()
-                .map(|(p, why)| format!("[connection]: {}{}", at(p), refused(p, why)))
+                .map(|(p, why)| format!("[connection]: {}{}", refused(p, why), at(p)))
                 .collect());
         }
     };
@@ -509,7 +509,7 @@ value_number = false
                 "[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\nconcurrency = \"eight\"\n",
                 &[(
                     Some("a"),
-                    "line 8, column 1: `concurrency`: invalid type: string, expected usize",
+                    "`concurrency`: invalid type: string, expected usize (line 8, column 1)",
                 )],
             ),
             (
@@ -604,7 +604,7 @@ value_number = false
         // Named by key and place; serde's quote of the value is dropped (it may be a secret).
         assert_eq!(
             f.problems[0].problem,
-            "line 4, column 1: `concurrency`: invalid type: string, expected usize"
+            "`concurrency`: invalid type: string, expected usize (line 4, column 1)"
         );
     }
 
