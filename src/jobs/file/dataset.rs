@@ -61,7 +61,8 @@ struct DatasetSettings {
     output: OutputSettings,
 }
 
-/// Where a key of the section being read is: `line L, column C: `, or nothing.
+/// Where a key of the section being read is, to end a problem with: ` (line L, column C)`, or
+/// nothing.
 pub(super) type At<'a> = dyn Fn(&[String]) -> String + 'a;
 
 /// A setting named as a jobs file names it: `` `row_group_bytes` ``.
@@ -77,7 +78,7 @@ pub(super) fn defaults(mut t: toml::Table, at: &At<'_>, problem: &mut Problems<'
             problem(
                 Some("[defaults]"),
                 format!(
-                    "{}`{key}` belongs in each [[dataset]], not in [defaults]",
+                    "`{key}` belongs in each [[dataset]], not in [defaults]{}",
                     at(&[(*key).to_owned()])
                 ),
             );
@@ -151,9 +152,9 @@ fn known_keys(t: &mut toml::Table, scope: &str, at: &At<'_>, problem: &mut Probl
         problem(
             Some(scope),
             format!(
-                "{}unknown key `{key}`{}",
-                at(std::slice::from_ref(key)),
-                did_you_mean(key, &known)
+                "unknown key `{key}`{}{}",
+                did_you_mean(key, &known),
+                at(std::slice::from_ref(key))
             ),
         );
         t.remove(key);
@@ -197,7 +198,7 @@ fn settings(
             for (path, why) in keys {
                 problem(
                     Some(scope),
-                    format!("{}{}", at(&path), refused(&path, &why)),
+                    format!("{}{}", refused(&path, &why), at(&path)),
                 );
             }
             None

@@ -195,7 +195,7 @@ pub(crate) fn parse(text: &str, path: &Path, private: bool) -> Result<JobsFile> 
             "`dataset` must be an array of tables: [[dataset]]".into(),
         ),
     }
-    duplicates(&out.names, &mut problem);
+    duplicates(&out.names, &out.datasets, &mut problem);
     out.problems = problems;
     if secret_options && !private {
         out.warnings.push(format!(
@@ -220,7 +220,7 @@ fn connection(
     for key in ["workspace", "model"] {
         if t.contains_key(key) {
             return Err(vec![format!(
-                "[connection]: {}`{key}` belongs in [defaults] or in a [[dataset]]",
+                "[connection]: `{key}` belongs in [defaults] or in a [[dataset]]{}",
                 at(&[key.to_owned()])
             )]);
         }
@@ -234,7 +234,7 @@ fn connection(
             }
             Some(_) => {
                 return Err(vec![format!(
-                    "[connection]: {}`{key}` must be a string",
+                    "[connection]: `{key}` must be a string{}",
                     at(&[(*key).to_owned()])
                 )]);
             }
@@ -263,7 +263,7 @@ fn connection(
             }
             return Err(keys
                 .iter()
-                .map(|(p, why)| format!("[connection]: {}{}", at(p), refused(p, why)))
+                .map(|(p, why)| format!("[connection]: {}{}", refused(p, why), at(p)))
                 .collect());
         }
     };
@@ -272,14 +272,29 @@ fn connection(
     Ok(file)
 }
 
-/// Two datasets with one name are problems of both. (Two writing to one place are found by
-/// `jobs::overlaps`, which compares resolved locations, not spellings.)
-fn duplicates(names: &[String], problem: &mut Problems<'_>) {
+/// Two datasets with one name, or writing to one place, are problems of both.
+fn duplicates(names: &[String], datasets: &[Option<Dataset>], problem: &mut Problems<'_>) {
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) && !n.starts_with('#') {
             problem(
                 Some(n),
                 "two datasets have this name; names must be unique".into(),
+            );
+        }
+    }
+    let outputs: Vec<Option<&str>> = datasets
+        .iter()
+        .map(|d| d.as_ref().map(|d| d.output.output.trim_end_matches('/')))
+        .collect();
+    for (i, o) in outputs.iter().enumerate() {
+        let Some(o) = o else { continue };
+        if let Some(j) = outputs[..i].iter().position(|p| p == &Some(*o)) {
+            problem(
+                Some(&names[i]),
+                format!(
+                    "writes to {o}, as dataset {:?} does; each dataset needs its own output",
+                    names[j]
+                ),
             );
         }
     }
@@ -492,7 +507,10 @@ value_number = false
             ),
             (
                 "[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\nconcurrency = \"eight\"\n",
-                &[(Some("a"), "invalid type: string, expected usize")],
+                &[(
+                    Some("a"),
+                    "`concurrency`: invalid type: string, expected usize (line 8, column 1)",
+                )],
             ),
             (
                 "[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\nconcurrency = 0\n",
@@ -511,8 +529,10 @@ value_number = false
                 "[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\n\n\
                  [[dataset]]\nname = \"a\"\nexport = \"F\"\noutput = \"./a.parquet\"\n\n\
                  [[dataset]]\nname = \"b\"\nexport = \"G\"\noutput = \"a.parquet\"\n",
-                // (Their outputs are compared by `jobs::overlaps`.)
-                &[(Some("a"), "two datasets have this name")],
+                &[
+                    (Some("a"), "two datasets have this name"),
+                    (Some("b"), "writes to a.parquet, as dataset \"a\" does"),
+                ],
             ),
             (
                 "[defaults]\nworkspace = \"W\"\nmodel = \"M\"\noutput = \"x\"\n[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\n",
@@ -581,12 +601,10 @@ value_number = false
         )
         .unwrap();
         assert_eq!(f.problems[0].dataset.as_deref(), Some("[defaults]"));
-        // Named by key and position; the value itself is never echoed (it may be a secret).
-        assert!(
-            f.problems[0].problem.contains("`concurrency`: invalid type: string")
-                && !f.problems[0].problem.contains("eight"),
-            "{:?}",
-            f.problems
+        // Named by key and place; serde's quote of the value is dropped (it may be a secret).
+        assert_eq!(
+            f.problems[0].problem,
+            "`concurrency`: invalid type: string, expected usize (line 4, column 1)"
         );
     }
 

@@ -38,11 +38,11 @@ impl<'i> Positions<'i> {
         }
     }
 
-    /// `line L, column C: ` where the key `path` of `section` starts, or nothing when it
-    /// cannot be found: the prefix of a problem about that key.
+    /// ` (line L, column C)` where the key `path` of `section` starts, or nothing when it
+    /// cannot be found: the end of a problem about that key.
     pub(super) fn at(&self, section: Section, path: &[String]) -> String {
         self.find(section, path)
-            .map(|at| format!("{at}: "))
+            .map(|at| format!(" ({at})"))
             .unwrap_or_default()
     }
 
@@ -145,14 +145,14 @@ mod tests {
         let p = Positions::new(TEXT);
         assert_eq!(
             p.at(Section::Defaults, &["retries".into()]),
-            "line 2, column 1: "
+            " (line 2, column 1)"
         );
         assert_eq!(
             p.at(
                 Section::Dataset(1),
                 &["options".into(), "secret_key".into()]
             ),
-            "line 9, column 28: "
+            " (line 9, column 28)"
         );
         assert_eq!(p.at(Section::Dataset(0), &["options".into()]), "");
         assert_eq!(p.at(Section::Connection, &["x".into()]), "");
