@@ -118,6 +118,16 @@ pub(crate) async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCod
     run.shutdown.listen_for_signals();
     let destination =
         Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
+    if let Some(keep) = &args.keep_csv
+        && destination.writes_over(keep)
+    {
+        return Err(Error::usage(format!(
+            "--keep-csv {} is the --output {}: one file would replace the other; give them \
+             different paths",
+            keep.display(),
+            destination.describe()
+        )));
+    }
     with_client(&args.connection, async |client, resolved| {
         let workspace = args
             .workspace
