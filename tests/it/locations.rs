@@ -497,7 +497,11 @@ fn an_output_that_is_the_input_or_the_kept_csv_is_refused() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is the input in.csv"), "{stderr}");
-    assert_eq!(std::fs::read(&input).unwrap(), csv, "the input was replaced");
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        csv,
+        "the input was replaced"
+    );
 
     // `export` refuses before signing in (no tenant is needed to see it).
     let o = bin()
@@ -508,6 +512,9 @@ fn an_output_that_is_the_input_or_the_kept_csv_is_refused() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--keep-csv ./out.parquet is the --output"), "{stderr}");
+    assert!(
+        stderr.contains("--keep-csv ./out.parquet is the --output"),
+        "{stderr}"
+    );
     assert_eq!(dir_entries(d), ["in.csv"]);
 }
