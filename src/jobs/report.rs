@@ -162,8 +162,12 @@ fn signal_name<S: serde::Serializer>(sig: &Option<Signal>, s: S) -> Result<S::Ok
 }
 
 /// An output as given, for reports: a URL loses any password and query string (a SAS token).
+/// One with neither is shown as written (a parsed URL would show `ü` as `%C3%BC`).
 pub(super) fn shown_output(output: &str) -> String {
     match url::Url::parse(output) {
+        Ok(u) if u.password().is_none() && u.query().is_none() && u.fragment().is_none() => {
+            output.to_owned()
+        }
         Ok(mut u) if output.contains("://") => {
             let _ = u.set_password(None);
             u.set_query(None);

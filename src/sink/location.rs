@@ -107,7 +107,7 @@ fn refuse_query_or_fragment(output: &str, path: &str) -> Result<()> {
     let Some(c) = path.chars().find(|c| matches!(c, '?' | '#')) else {
         return Ok(());
     };
-    let shown = output.split(['?', '#']).next().unwrap_or_default();
+    let shown = shown(output);
     Err(Error::invalid_setting(
         "output",
         format!(
@@ -201,9 +201,22 @@ fn refuse_key(output: &str, why: &str) -> Error {
         "output",
         format!(
             "{}: {why}; object keys are used exactly as written (percent-decoded once)",
-            redact_url_text(output)
+            shown(output)
         ),
     )
+}
+
+/// `output` for a message: as written (a parsed URL would show `ü` as `%C3%BC` and resolve
+/// `..`), unless it holds a password, which only the redacted form leaves out.
+fn shown(output: &str) -> String {
+    match Url::parse(output) {
+        Ok(u) if u.password().is_some() => redact_url_text(output),
+        _ => output
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
 }
 
 /// Where a destination writes, in a form two destinations can be compared by: a local path made
@@ -318,6 +331,12 @@ impl Destination {
             Target::Local { path, .. } => Location::local(path),
             Target::Store(s) => s.location_id(s.key.as_ref()),
         }
+    }
+
+    /// True when writing this destination would replace the local file `path` (a run's own
+    /// input, or a `--keep-csv` copy), however either is spelled.
+    pub(crate) fn writes_over(&self, path: &Path) -> bool {
+        matches!(self.target, Target::Local { .. }) && self.location() == Location::local(path)
     }
 
     /// Where this destination's manifest lives (see [`Destination::manifest_location`]), as a
@@ -465,9 +484,14 @@ mod tests {
             assert!(e.contains(words), "{output}: {e}");
             assert!(e.starts_with("output: "), "{output}: {e}");
         }
-        // A query string may hold a secret (a SAS token): never shown.
+        // A query string may hold a secret (a SAS token), a URL a password: never shown.
         let e = key_of("s3://lake/x.parquet?sig=SECRET").unwrap_err();
         assert!(!e.contains("SECRET"), "{e}");
+        let e = key_of("s3://user:SECRET@lake/a//b.parquet").unwrap_err();
+        assert!(!e.contains("SECRET"), "{e}");
+        // Otherwise the URL is shown as written, not as a parser would rewrite it.
+        let e = key_of("s3://lake/ü/../x.parquet").unwrap_err();
+        assert!(e.contains("s3://lake/ü/../x.parquet:"), "{e}");
     }
 
     #[test]

@@ -478,3 +478,43 @@ async fn missing_aws_credentials_are_named_as_such() {
     }
     assert!(listed(&s3, "lake").await.is_empty());
 }
+
+/// The same rule elsewhere: `convert in.csv -o ./in.csv` replaced the input CSV with its own
+/// Parquet file (exit 0), and `export --keep-csv` naming the output let one file replace the
+/// other. Both are refused before anything is read or written.
+#[test]
+fn an_output_that_is_the_input_or_the_kept_csv_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("in.csv");
+    std::fs::copy(sample("tsc_sales.csv"), &input).unwrap();
+    let csv = std::fs::read(&input).unwrap();
+    let o = bin()
+        .current_dir(d)
+        .args(["convert", "in.csv", "-o", "./in.csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is the input in.csv"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        csv,
+        "the input was replaced"
+    );
+
+    // `export` refuses before signing in (no tenant is needed to see it).
+    let o = bin()
+        .current_dir(d)
+        .args(["export", "-w", "W", "-m", "M", "-e", "E"])
+        .args(["-o", "out.parquet", "--keep-csv", "./out.parquet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--keep-csv ./out.parquet is the --output"),
+        "{stderr}"
+    );
+    assert_eq!(dir_entries(d), ["in.csv"]);
+}
