@@ -208,6 +208,7 @@ fn generated() -> &'static HashMap<&'static str, Arc<Vec<u8>>> {
         g.insert("inexact_int_then_decimal_late", Arc::new(late.into_bytes()));
 
         let day = |r: usize| format!("2024-01-{:02}", r % 28 + 1);
+        #[allow(clippy::type_complexity)]
         let late_cases: [(&str, &dyn Fn(usize) -> String, &str); 6] = [
             ("late_int_to_float", &|r| r.to_string(), "0.5"),
             ("late_int_to_text", &|r| r.to_string(), "n/a"),

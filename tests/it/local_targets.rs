@@ -346,7 +346,7 @@ fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
     let dir = tempdir();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let hour = Duration::from_secs(3600);
+    let hour = Duration::from_hours(1);
     let stale_partial = dir
         .path()
         .join(".out.parquet.anaplan-parquet-Ab12Cd.partial");
