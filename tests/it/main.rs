@@ -11,6 +11,7 @@ mod generate;
 mod jobs;
 mod layout;
 mod memory;
+mod promises;
 mod secrets;
 mod simulator;
 mod storage;
