@@ -11,7 +11,9 @@
 //! being handed on. Every operation is counted as it arrives ([`S3Server::seen`]), so a test
 //! can tell that a multipart upload was started and then aborted.
 //! [`S3Server::delay_part_uploads`] holds part uploads back (a slow destination); a client that
-//! gives up meanwhile leaves nothing behind.
+//! gives up meanwhile leaves nothing behind. [`S3Server::hold`] keeps requests of an operation
+//! waiting until [`S3Server::release`] (then they are failed or handled as usual), so a test
+//! can make things happen in a chosen order without timing.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -101,7 +103,7 @@ impl Op {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Faults {
     /// Per operation: requests still to answer with 503.
     fail: [AtomicUsize; OPS],
@@ -111,6 +113,23 @@ struct Faults {
     injected: AtomicUsize,
     /// Milliseconds each upload-part request is held before it is handled.
     part_delay_ms: AtomicU64,
+    /// Per operation: true while requests are held back.
+    gates: [tokio::sync::watch::Sender<bool>; OPS],
+    /// Per operation: requests being held back now.
+    holding: [AtomicUsize; OPS],
+    /// Requests lined up in groups (see [`S3Server::line_up`]).
+    line_up: std::sync::Mutex<Option<LineUp>>,
+    /// Requests of the line-up so far.
+    lined_up: tokio::sync::watch::Sender<usize>,
+}
+
+/// Which requests [`S3Server::line_up`] groups, and how.
+#[derive(Debug)]
+struct LineUp {
+    op: Op,
+    fragment: String,
+    size: usize,
+    limit: usize,
 }
 
 impl S3Server {
@@ -285,6 +304,48 @@ impl S3Server {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Holds every request of `op` from now on until [`release`](Self::release).
+    pub fn hold(&self, op: Op) {
+        self.faults.gates[op.index()].send_replace(true);
+    }
+
+    /// Lines up the next `size * groups` requests of `op` whose path and query contain
+    /// `fragment` in groups of `size`: each waits until its group is complete, then the group
+    /// goes on together (two runs made to take the same step at the same moment). Later ones
+    /// pass.
+    pub fn line_up(&self, op: Op, fragment: &str, size: usize, groups: usize) {
+        *self.faults.line_up.lock().unwrap() = Some(LineUp {
+            op,
+            fragment: fragment.to_owned(),
+            size,
+            limit: size * groups,
+        });
+        self.faults.lined_up.send_replace(0);
+    }
+
+    /// Requests of the line-up so far.
+    pub fn lined_up(&self) -> usize {
+        *self.faults.lined_up.borrow()
+    }
+
+    /// Lets the held requests of `op` (and later ones) go on.
+    pub fn release(&self, op: Op) {
+        self.faults.gates[op.index()].send_replace(false);
+    }
+
+    /// Waits (up to `limit`) until at least `n` requests of `op` are being held; false when
+    /// that did not happen in time.
+    pub async fn wait_held(&self, op: Op, n: usize, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.faults.holding[op.index()].load(Ordering::SeqCst) < n {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Upload-part requests received so far (answered or not).
     pub fn part_uploads_seen(&self) -> usize {
         self.seen(Op::PartUpload)
@@ -338,30 +399,86 @@ impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
         if let Some(op) = op {
             self.faults.seen[op.index()].fetch_add(1, Ordering::SeqCst);
         }
-        if op.is_some_and(|op| take_one(&self.faults.fail[op.index()])) {
-            self.faults.injected.fetch_add(1, Ordering::SeqCst);
-            return Box::pin(async move {
+        let faults = Arc::clone(&self.faults);
+        let inner = self.inner.clone();
+        let uri = req.uri().to_string();
+        Box::pin(async move {
+            if let Some(op) = op {
+                faults.line_up(op, &uri).await;
+                faults.pass_gate(op).await;
+            }
+            if op.is_some_and(|op| take_one(&faults.fail[op.index()])) {
+                faults.injected.fetch_add(1, Ordering::SeqCst);
                 // Read the whole request first, as a busy server would before answering.
                 let mut body = s3s::Body::from(req.into_body());
                 let _ = body.store_all_limited(usize::MAX).await;
                 let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown\
                            </Code><Message>injected fault</Message></Error>";
-                Ok(hyper::Response::builder()
+                return Ok(hyper::Response::builder()
                     .status(503)
                     .header("content-type", "application/xml")
                     .body(s3s::Body::from(xml.to_string()))
-                    .expect("response"))
-            });
-        }
-        let delay = self.faults.part_delay_ms.load(Ordering::SeqCst);
-        if op == Some(Op::PartUpload) && delay > 0 {
-            let inner = self.inner.clone();
-            return Box::pin(async move {
+                    .expect("response"));
+            }
+            let delay = faults.part_delay_ms.load(Ordering::SeqCst);
+            if op == Some(Op::PartUpload) && delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
-                hyper::service::Service::call(&inner, req).await
-            });
+            }
+            hyper::service::Service::call(&inner, req).await
+        })
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            fail: Default::default(),
+            seen: Default::default(),
+            injected: AtomicUsize::new(0),
+            part_delay_ms: AtomicU64::new(0),
+            gates: std::array::from_fn(|_| tokio::sync::watch::Sender::new(false)),
+            holding: Default::default(),
+            line_up: std::sync::Mutex::new(None),
+            lined_up: tokio::sync::watch::Sender::new(0),
         }
-        hyper::service::Service::call(&self.inner, req)
+    }
+}
+
+impl Faults {
+    /// Waits for the rest of its group when the request is one of a line-up.
+    async fn line_up(&self, op: Op, uri: &str) {
+        let target = {
+            let guard = self.line_up.lock().unwrap();
+            let Some(l) = guard.as_ref() else {
+                return;
+            };
+            if l.op != op || !uri.contains(&l.fragment) {
+                return;
+            }
+            let mut target = None;
+            self.lined_up.send_modify(|k| {
+                if *k < l.limit {
+                    target = Some((*k / l.size + 1) * l.size);
+                }
+                *k += 1;
+            });
+            target
+        };
+        if let Some(target) = target {
+            let mut arrived = self.lined_up.subscribe();
+            let _ = arrived.wait_for(|k| *k >= target).await;
+        }
+    }
+
+    /// Waits while requests of `op` are held back.
+    async fn pass_gate(&self, op: Op) {
+        let mut gate = self.gates[op.index()].subscribe();
+        if !*gate.borrow_and_update() {
+            return;
+        }
+        self.holding[op.index()].fetch_add(1, Ordering::SeqCst);
+        let _ = gate.wait_for(|held| !*held).await;
+        self.holding[op.index()].fetch_sub(1, Ordering::SeqCst);
     }
 }
 
