@@ -232,3 +232,44 @@ impl Source for MemorySource {
         Some(self.pieces.iter().map(|p| p.len() as u64).sum())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(source: &dyn Source) -> Vec<u8> {
+        let pieces: Vec<Piece> = source.open().await.unwrap().try_collect().await.unwrap();
+        pieces.iter().flat_map(|p| p.data.to_vec()).collect()
+    }
+
+    #[tokio::test]
+    async fn what_a_path_is_decides_whether_it_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.csv");
+        std::fs::write(&file, b"x\n1\n").unwrap();
+        let regular = FileSource::new(&file);
+        assert!(regular.replayable());
+        assert_eq!(regular.size_hint(), Some(4));
+        assert_eq!(read_all(&regular).await, b"x\n1\n");
+        assert_eq!(read_all(&regular).await, b"x\n1\n");
+        // Not there yet: opening it says so.
+        assert!(FileSource::new(dir.path().join("missing")).replayable());
+        // A character device is a stream, read once on a thread of its own.
+        let device = FileSource::new("/dev/null");
+        assert!(!device.replayable());
+        assert_eq!(device.size_hint(), None);
+        assert!(read_all(&device).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_cannot_be_opened_says_which() {
+        let e = read_on_thread("the input".into(), || {
+            Err::<std::fs::File, _>(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        })
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("cannot open the input"), "{e}");
+    }
+}
