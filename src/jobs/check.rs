@@ -11,7 +11,8 @@ use crate::sink::Destination;
 /// Checks datasets without exporting anything: signs in, resolves every workspace, model
 /// and export name, and checks that every destination can be written
 /// ([`Destination::check`]). Every problem is reported, not just the first; only a failed
-/// sign-in is an error.
+/// sign-in is an error. Outputs that overlap one another are the jobs file's problem, found
+/// before this runs (`overlap`; `run_round` refuses them too).
 pub async fn check(client: &AnaplanClient, datasets: &[Dataset]) -> Result<CheckReport> {
     client.sign_in_now().await?;
     let mut catalog = Catalog::default();
