@@ -21,8 +21,8 @@ use super::encode::writer_properties;
 use super::options::EngineOptions;
 use super::report::{Evidence, Inference};
 use super::schema::{
-    InferRows, Layout, MAX_SAMPLE_BYTES, Misfit, Origin, Plan, clean_header, convert_column,
-    number_column,
+    ColumnType, InferRows, Layout, MAX_SAMPLE_BYTES, Misfit, Origin, Plan, clean_header,
+    convert_column, number_column, parse_f64_lenient,
 };
 use super::text::{TextBatch, TextReader};
 use super::widen::ColumnScan;
@@ -363,13 +363,22 @@ impl DecodeStage {
             match convert_column(&batch.columns[j], planned.ty) {
                 Ok(array) => columns.push(array),
                 Err(Misfit { row }) => {
-                    let value = crate::units::shorten(batch.columns[j].value(row), QUOTED_CHARS);
+                    let text = batch.columns[j].value(row);
+                    let value = crate::units::shorten(text, QUOTED_CHARS);
                     if planned.origin != Origin::Inferred {
-                        return Err(DataError::new(
+                        let numeric = matches!(planned.ty, ColumnType::Int64 | ColumnType::Float64);
+                        let why = if numeric && parse_f64_lenient(text).is_some() {
+                            // `1e-400`, `0.1234567890123456789`, `-0` as int64: a number, but
+                            // the type would change it.
                             format!(
-                                "value {value:?} is not a valid {} (the type forced for this column)",
+                                "is a number that {} does not hold exactly (it would be altered; force utf8 to keep the text)",
                                 planned.ty
-                            ),
+                            )
+                        } else {
+                            format!("is not a valid {}", planned.ty)
+                        };
+                        return Err(DataError::new(
+                            format!("value {value:?} {why} (the type forced for this column)"),
                             Position {
                                 line: Some(batch.lines[row]),
                                 column: Some(j + 1),

@@ -323,3 +323,33 @@ async fn a_multi_column_export_types_each_line_item() {
     assert_eq!(type_of(&typed, &names[0]), DataType::Utf8);
     assert!(err.contains("dimensions kept as text: "), "{err}");
 }
+
+/// A forced type is strict: a number it would alter is an error (exit 5) that says so, never
+/// a silently changed value, and nothing is written.
+#[test]
+fn a_forced_type_never_alters_a_number() {
+    let dir = tempdir();
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, "Line Items,Value\nA,1.5\nB,1e-400\n").unwrap();
+    let out = dir.path().join("out.parquet");
+    let o = run(bin()
+        .arg("convert")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--type", "Value=float64"]));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("value \"1e-400\" is a number that float64 does not hold exactly")
+            && err.contains("line 3"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Forced to text, the value is kept as exported.
+    let (t, _) = convert_csv(
+        "Line Items,Value\nA,1.5\nB,1e-400\n",
+        &["--type", "Value=utf8"],
+    );
+    assert_eq!(t.strings("Value"), opts(&["1.5", "1e-400"]));
+}

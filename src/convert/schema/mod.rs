@@ -13,7 +13,7 @@ mod types;
 
 pub use infer::ColumnStats;
 pub use options::{DEFAULT_INFER_ROWS, InferRows, Layout, MAX_SAMPLE_BYTES, SchemaOptions};
-pub(crate) use parse::classify;
+pub(crate) use parse::{classify, parse_f64_lenient};
 pub use plan::{Origin, Plan, PlannedColumn, clean_header};
 pub use typed::{Misfit, convert_column, number_column};
 pub use types::ColumnType;
