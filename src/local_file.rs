@@ -32,7 +32,7 @@ use crate::error::{DestinationError, DestinationErrorKind, Error, Result};
 
 /// Between a temporary file's creation and its lock there is a moment when it is unlocked:
 /// a file this recent is never removed, even when nobody holds it.
-pub(crate) const STALE_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const STALE_AFTER: Duration = Duration::from_mins(1);
 /// Marks a temporary file beside an output: `.NAME` + this + 6 random characters + `.partial`.
 const OUTPUT_MARK: &str = ".anaplan-parquet-";
 const OUTPUT_SUFFIX: &str = ".partial";
@@ -77,7 +77,10 @@ pub(crate) fn resolve(path: &Path) -> Result<LocalTarget> {
                     return Ok(LocalTarget::Through(path.to_path_buf(), stream));
                 }
                 if !target.is_file() {
-                    return Err(refused(path, &format!("a symlink to {}", kind_name(&target))));
+                    return Err(refused(
+                        path,
+                        &format!("a symlink to {}", kind_name(&target)),
+                    ));
                 }
             }
             // A link to nothing: its target is created, as a shell's `>` would.
@@ -531,14 +534,17 @@ mod tests {
         assert!(same_file(&file, &hard));
         assert!(!same_file(&file, &dir.path().join("other.csv")));
         let missing = dir.path().join("new.parquet");
-        assert!(same_file(&missing, &dir.path().join(".").join("new.parquet")));
+        assert!(same_file(
+            &missing,
+            &dir.path().join(".").join("new.parquet")
+        ));
         assert!(!same_file(&missing, &dir.path().join("new2.parquet")));
     }
 
     #[test]
     fn a_stale_unlocked_temporary_file_is_swept_and_a_held_one_is_not() {
         let dir = tempfile::tempdir().unwrap();
-        let old = SystemTime::now() - Duration::from_secs(3600);
+        let old = SystemTime::now() - Duration::from_hours(1);
         let stale = dir.path().join(".o.parquet.anaplan-parquet-abcdef.partial");
         let foreign = dir.path().join(".o.parquet.abcdef.partial");
         for p in [&stale, &foreign] {

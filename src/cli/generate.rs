@@ -124,8 +124,6 @@ fn write_file_atomically(generator: &Generator, path: &Path) -> Result<u64> {
     let bytes = generator
         .write_all_parallel(&mut out, threads)
         .map_err(|e| Error::io(context(), e))?;
-    pending
-        .commit(false)
-        .map_err(|e| Error::io(context(), e))?;
+    pending.commit(false).map_err(|e| Error::io(context(), e))?;
     Ok(bytes)
 }

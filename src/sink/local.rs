@@ -266,7 +266,9 @@ impl LocalWriter {
             if pending.stream() == Some(Stream::Fifo) {
                 self.fifo_spent.store(true, Ordering::SeqCst);
             }
-            pending.discard().map_err(|e| local_error(&self.target, e))?;
+            pending
+                .discard()
+                .map_err(|e| local_error(&self.target, e))?;
         }
         Ok(())
     }
@@ -303,4 +305,3 @@ fn local_error(path: &Path, e: std::io::Error) -> Error {
     let message = format!("cannot write {shown}: {e}");
     DestinationError::io(shown, message, e).into()
 }
-

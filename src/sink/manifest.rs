@@ -100,7 +100,10 @@ impl Destination {
                 let shown = file.display().to_string();
                 let target = file.clone();
                 tokio::task::spawn_blocking(move || -> Result<()> {
-                    let LocalOutput { mut file, mut pending } = LocalOutput::open(&target, false)?;
+                    let LocalOutput {
+                        mut file,
+                        mut pending,
+                    } = LocalOutput::open(&target, false)?;
                     let written = std::io::Write::write_all(&mut file, &data)
                         .and_then(|()| pending.sync(&file))
                         .and_then(|()| pending.commit(false));

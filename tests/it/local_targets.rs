@@ -50,7 +50,8 @@ fn file_type(p: &Path) -> std::fs::FileType {
 }
 
 /// The bytes a FIFO's reader sees while `write` runs. The reader is a thread; if the writer
-/// never opened the FIFO, the reader is released by opening it for writing here.
+/// never opened the FIFO, the reader is released by opening it for writing here. A reader
+/// that cannot be released (the FIFO was replaced under it) is left behind: no bytes.
 fn read_fifo_while<T>(fifo: &Path, write: impl FnOnce() -> T) -> (T, Vec<u8>) {
     let path = fifo.to_path_buf();
     let reader = std::thread::spawn(move || {
@@ -62,14 +63,21 @@ fn read_fifo_while<T>(fifo: &Path, write: impl FnOnce() -> T) -> (T, Vec<u8>) {
         data
     });
     let result = write();
-    for _ in 0..40 {
-        if reader.is_finished() {
-            break;
+    let wait = |reader: &std::thread::JoinHandle<Vec<u8>>| {
+        for _ in 0..40 {
+            if reader.is_finished() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+    };
+    wait(&reader);
+    if !reader.is_finished() && file_type(fifo).is_fifo() {
+        drop(std::fs::OpenOptions::new().write(true).open(fifo));
+        wait(&reader);
     }
     if !reader.is_finished() {
-        drop(std::fs::OpenOptions::new().write(true).open(fifo));
+        return (result, Vec::new());
     }
     (result, reader.join().unwrap())
 }
@@ -149,7 +157,11 @@ fn a_symlink_is_followed_its_target_replaced_and_the_link_kept() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(file_type(&link).is_symlink() && file_type(&inner).is_symlink());
     assert_eq!(Table::read(&real).num_rows(), 12);
-    assert_eq!(dir_entries(&data), ["real.parquet"], "no temporary file left");
+    assert_eq!(
+        dir_entries(&data),
+        ["real.parquet"],
+        "no temporary file left"
+    );
 
     // A link to nothing yet: its target is created.
     let dangling = dir.path().join("new.parquet");
@@ -180,7 +192,13 @@ fn sockets_block_devices_and_directories_are_refused() {
         (&to_socket, "a symlink to a socket"),
     ] {
         let o = convert(&sample("tsc_sales.csv"), path, &[]);
-        assert_eq!(o.status.code(), Some(6), "{}: {}", path.display(), stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(6),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
         let err = stderr(&o);
         assert!(
             err.contains(path.to_str().unwrap()) && err.contains(words),
@@ -336,13 +354,19 @@ fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
     let dir = tempdir();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let hour = Duration::from_secs(3600);
-    let stale_partial = dir.path().join(".out.parquet.anaplan-parquet-Ab12Cd.partial");
+    let hour = Duration::from_hours(1);
+    let stale_partial = dir
+        .path()
+        .join(".out.parquet.anaplan-parquet-Ab12Cd.partial");
     let stale_spool = tmp.join("anaplan-parquet-spool.Zx98Yw");
-    let recent = dir.path().join(".out.parquet.anaplan-parquet-Qq11Rr.partial");
+    let recent = dir
+        .path()
+        .join(".out.parquet.anaplan-parquet-Qq11Rr.partial");
     let foreign = dir.path().join(".out.parquet.Ab12Cd.partial");
     let foreign_spool = tmp.join("anaplan-parquet-spool.Zx98Yw.keep");
-    let held = dir.path().join(".other.parquet.anaplan-parquet-Hh22Jj.partial");
+    let held = dir
+        .path()
+        .join(".other.parquet.anaplan-parquet-Hh22Jj.partial");
     for p in [&stale_partial, &stale_spool, &foreign, &foreign_spool] {
         aged(p, hour);
     }
@@ -399,7 +423,10 @@ fn a_failed_append_leaves_no_new_folder_behind() {
     let dataset = dir.path().join("ds");
     let o = append(&bad, &dataset, &[]);
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert!(!dataset.exists(), "a failed append created the dataset folder");
+    assert!(
+        !dataset.exists(),
+        "a failed append created the dataset folder"
+    );
     let o = append(&sample("tsc_sales.csv"), &dataset, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dir_entries(&dataset).len(), 1);
@@ -409,13 +436,29 @@ fn a_failed_append_leaves_no_new_folder_behind() {
     std::fs::create_dir(&partitioned).unwrap();
     let o = append(&bad, &partitioned, &["--partition-by-date"]);
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert!(dir_entries(&partitioned).is_empty(), "{:?}", dir_entries(&partitioned));
+    assert!(
+        dir_entries(&partitioned).is_empty(),
+        "{:?}",
+        dir_entries(&partitioned)
+    );
     let nested = dir.path().join("new").join("ds");
     let o = append(&bad, &nested, &["--partition-by-date"]);
-    assert_eq!(o.status.code(), Some(6), "the parent must exist: {}", stderr(&o));
-    let o = append(&sample("tsc_sales.csv"), &partitioned, &["--partition-by-date"]);
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "the parent must exist: {}",
+        stderr(&o)
+    );
+    let o = append(
+        &sample("tsc_sales.csv"),
+        &partitioned,
+        &["--partition-by-date"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let days = dir_entries(&partitioned);
-    assert!(days.len() == 1 && days[0].starts_with("export_date="), "{days:?}");
+    assert!(
+        days.len() == 1 && days[0].starts_with("export_date="),
+        "{days:?}"
+    );
     assert_eq!(dir_entries(&partitioned.join(&days[0])).len(), 1);
 }
