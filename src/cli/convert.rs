@@ -50,8 +50,12 @@ Blanks: an empty field, quoted or not, is null.
 
 The output file appears only when complete: it is written beside DEST under a temporary name
 and renamed at the end. On any error nothing is written and an existing DEST is untouched.
+A symlink DEST is followed (its target replaced, the link kept); a character device or FIFO is
+written directly (-o /dev/null); a directory, socket or block device is refused (exit 6), and
+so is an output that is the input file, however it is spelled or linked (exit 2).
 
-Exit codes: 0 ok, 2 usage, 5 bad input data, 6 destination error, 130/143 interrupted.";
+Exit codes: 0 ok, 2 usage, 5 bad input data, 6 destination error, 8 local temporary files,
+130/143 interrupted.";
 
 /// Runs `convert`.
 pub(crate) async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCode> {

@@ -68,7 +68,8 @@ pub(crate) struct ExportArgs {
     #[arg(long, value_name = "DURATION")]
     pub task_timeout: Option<String>,
 
-    /// Also keep the raw CSV as downloaded in this file.
+    /// Also keep the raw CSV as downloaded in this file (not the output's file: refused,
+    /// exit 2).
     #[arg(long, value_name = "FILE")]
     pub keep_csv: Option<PathBuf>,
 

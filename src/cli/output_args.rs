@@ -26,7 +26,9 @@ pub(crate) struct OutputArgs {
 
     /// `replace`: DEST is one file, replaced atomically. `append`: DEST is a dataset prefix
     /// (directory or bucket prefix) and each run adds a part file
-    /// `part-<UTC time>-<id>.parquet`; every part must have the same schema [default: replace].
+    /// `part-<UTC time>-<id>.parquet`; every part must have the same schema. A new local DEST
+    /// (and its partition folder) is created only when the part is written: a failed run
+    /// leaves no new folder [default: replace].
     #[arg(long, value_parser = named(MODES))]
     pub mode: Option<String>,
 

@@ -40,7 +40,7 @@ pub(super) struct Spool {
     file: tokio::fs::File,
     path: PathBuf,
     /// A spool file, held only to be deleted on drop.
-    _temp_path: Option<tempfile::TempPath>,
+    _temp_file: Option<tempfile::TempPath>,
     kind: Kind,
 }
 
@@ -62,7 +62,7 @@ impl Spool {
         Ok(Spool {
             file,
             path: path.to_path_buf(),
-            _temp_path: Some(path),
+            _temp_file: Some(path),
             kind,
         })
     }
@@ -84,7 +84,7 @@ impl Spool {
             return Ok(Spool {
                 file: spool,
                 path: path.to_path_buf(),
-                _temp_path: Some(path),
+                _temp_file: Some(path),
                 kind: Kind::KeepThrough {
                     target,
                     device: tokio::fs::File::from_std(file),
@@ -98,7 +98,7 @@ impl Spool {
         Ok(Spool {
             file: tokio::fs::File::from_std(file),
             path,
-            _temp_path: None,
+            _temp_file: None,
             kind: Kind::Keep { target, pending },
         })
     }

@@ -12,8 +12,10 @@
 //! ## How each kind of destination stays atomic
 //!
 //! - **Local paths and `file://`**: the bytes go to a hidden temporary file beside the target
-//!   (`.NAME.XXXXXX.partial`), which is renamed over the target by `finish`. On abort, on error
-//!   and on drop the temporary file is removed.
+//!   (`.NAME.anaplan-parquet-XXXXXX.partial`), which is renamed over the target by `finish`
+//!   (through a symlink, over its target). On abort, on error and on drop the temporary file is
+//!   removed. A character device or FIFO is written directly; what else is refused, and how a
+//!   killed run's temporary files are swept, is [`crate::local_file`]'s rule.
 //! - **Object stores**: one PUT when the file is smaller than the part size, otherwise a
 //!   multipart upload with at most `upload_concurrency` parts in flight (memory is bounded by
 //!   part size × (concurrency + 1)). The object appears only when the upload completes. Any
@@ -68,7 +70,7 @@
 //! | `location` | whether `output` is a local path or a URL, and which settings apply to it |
 //! | `store` | the one object-store builder for S3, GCS and Azure |
 //! | `observe` | the HTTP connector that counts the retries the store client makes |
-//! | `local` | the local writer (temporary file + rename) |
+//! | `local` | the local writer (temporary file + rename, by `crate::local_file`'s rule) |
 //! | `multipart` | the object-store writer (single PUT or multipart upload) |
 //! | `writer` | [`DestinationWriter`], either of the two behind one interface |
 //! | `dataset` | append mode: part names, listing parts, the schema check |

@@ -50,7 +50,8 @@ fn file_type(p: &Path) -> std::fs::FileType {
 }
 
 /// The bytes a FIFO's reader sees while `write` runs. The reader is a thread; if the writer
-/// never opened the FIFO, the reader is released by opening it for writing here.
+/// never opened the FIFO, the reader is released by opening it for writing here. A reader
+/// that cannot be released (the FIFO was replaced under it) is left behind: no bytes.
 fn read_fifo_while<T>(fifo: &Path, write: impl FnOnce() -> T) -> (T, Vec<u8>) {
     let path = fifo.to_path_buf();
     let reader = std::thread::spawn(move || {
@@ -62,14 +63,21 @@ fn read_fifo_while<T>(fifo: &Path, write: impl FnOnce() -> T) -> (T, Vec<u8>) {
         data
     });
     let result = write();
-    for _ in 0..40 {
-        if reader.is_finished() {
-            break;
+    let wait = |reader: &std::thread::JoinHandle<Vec<u8>>| {
+        for _ in 0..40 {
+            if reader.is_finished() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+    };
+    wait(&reader);
+    if !reader.is_finished() && file_type(fifo).is_fifo() {
+        drop(std::fs::OpenOptions::new().write(true).open(fifo));
+        wait(&reader);
     }
     if !reader.is_finished() {
-        drop(std::fs::OpenOptions::new().write(true).open(fifo));
+        return (result, Vec::new());
     }
     (result, reader.join().unwrap())
 }
