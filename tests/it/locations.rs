@@ -513,7 +513,7 @@ fn an_output_that_is_the_input_or_the_kept_csv_is_refused() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("--keep-csv ./out.parquet is the --output"),
+        stderr.contains("--keep-csv ./out.parquet and the output out.parquet are the same file"),
         "{stderr}"
     );
     assert_eq!(dir_entries(d), ["in.csv"]);
