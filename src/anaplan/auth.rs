@@ -13,6 +13,7 @@
 //! request already replaced the token). [`AnaplanClient::logout`] ends the session. Tokens
 //! only live in [`Secret`]s.
 
+#[cfg(feature = "certificate")]
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

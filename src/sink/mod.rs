@@ -15,7 +15,7 @@
 //!   (`.NAME.anaplan-parquet-XXXXXX.partial`), which is renamed over the target by `finish`
 //!   (through a symlink, over its target). On abort, on error and on drop the temporary file is
 //!   removed. A character device or FIFO is written directly; what else is refused, and how a
-//!   killed run's temporary files are swept, is [`crate::local_file`]'s rule.
+//!   killed run's temporary files are swept, is `crate::local_file`'s rule.
 //! - **Object stores**: one PUT when the file is smaller than the part size, otherwise a
 //!   multipart upload with at most `upload_concurrency` parts in flight (memory is bounded by
 //!   part size × (concurrency + 1)). The object appears only when the upload completes. Any
