@@ -553,9 +553,7 @@ async fn chunk_downloads_wait_for_the_shared_budget() {
     assert!(futures::poll!(stream.next()).is_pending());
     budget.close();
     let first = stream.next().await.expect("an item");
-    let e = first
-        .err()
-        .expect("the downloads were waiting for the budget");
+    let e = first.expect_err("the downloads were waiting for the budget");
     assert!(e.to_string().contains("budget was closed"), "{e}");
     assert_eq!(chunk_gets(), 0);
     drop(stream);

@@ -362,7 +362,7 @@ async fn task_timeout_from_the_command_line_cancels_the_task() {
         r.stderr
     );
     // Stopped at the limit, not at the task's own end (10 minutes away).
-    assert!(r.elapsed < Duration::from_secs(60), "{:?}", r.elapsed);
+    assert!(r.elapsed < Duration::from_mins(1), "{:?}", r.elapsed);
     let states = task_states(&sim, HEADCOUNT);
     assert!(states.contains(&"IN_PROGRESS".to_owned()), "{states:?}");
     assert!(
