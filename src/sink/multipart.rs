@@ -25,6 +25,10 @@ pub(super) struct StoreWriter {
     buffer: Vec<Bytes>,
     buffered: usize,
     upload: Upload,
+    /// The background abort of a dropped writer: if it is dropped in turn without running (its
+    /// runtime shutting down), it gives up with a warning rather than spawn itself again,
+    /// which would recurse until the stack overflows.
+    detached: bool,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +66,7 @@ impl StoreWriter {
             buffer: Vec::new(),
             buffered: 0,
             upload: Upload::None,
+            detached: false,
         }
     }
 
@@ -262,6 +267,14 @@ impl Drop for StoreWriter {
         if matches!(self.upload, Upload::None | Upload::Closed) {
             return;
         }
+        if self.detached {
+            self.upload = Upload::Closed;
+            tracing::warn!(
+                "an upload could not be aborted: its runtime stopped first; a lifecycle rule on \
+                 the bucket will remove its parts"
+            );
+            return;
+        }
         // Dropped mid-upload (a panic, or a cancelled task): S3 keeps the parts of an upload
         // that is not aborted, so abort it in the background.
         let mut writer = StoreWriter {
@@ -272,6 +285,7 @@ impl Drop for StoreWriter {
             buffer: Vec::new(),
             buffered: 0,
             upload: std::mem::take(&mut self.upload),
+            detached: true,
         };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
@@ -292,6 +306,35 @@ impl Drop for StoreWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer in the middle of a multipart upload, on an in-memory store.
+    async fn writer_mid_upload() -> StoreWriter {
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let mut w = StoreWriter::new(store, StorePath::from("x.parquet"), 4, 1);
+        w.put(Bytes::from_static(b"0123456789")).await.unwrap();
+        assert!(matches!(w.upload, Upload::Parts { .. }));
+        w
+    }
+
+    #[test]
+    fn a_writer_dropped_as_its_runtime_shuts_down_gives_up_without_recursing() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let w = writer_mid_upload().await;
+            // Still holding the writer when the runtime goes away.
+            tokio::spawn(async move {
+                let _w = w;
+                std::future::pending::<()>().await;
+            });
+            tokio::task::yield_now().await;
+        });
+        // Dropping the runtime drops the task, hence the writer; its background abort cannot
+        // run either, and is dropped in turn.
+        drop(rt);
+    }
 
     #[test]
     fn parts_are_cut_at_the_byte_across_buffered_blocks() {

@@ -208,8 +208,7 @@ fn generated() -> &'static HashMap<&'static str, Arc<Vec<u8>>> {
         g.insert("inexact_int_then_decimal_late", Arc::new(late.into_bytes()));
 
         let day = |r: usize| format!("2024-01-{:02}", r % 28 + 1);
-        #[allow(clippy::type_complexity)]
-        let late_cases: [(&str, &dyn Fn(usize) -> String, &str); 6] = [
+        let late_cases: [LateCase<'_>; 6] = [
             ("late_int_to_float", &|r| r.to_string(), "0.5"),
             ("late_int_to_text", &|r| r.to_string(), "n/a"),
             ("late_float_to_text", &|r| format!("{r}.5"), "n/a"),
@@ -231,6 +230,9 @@ fn generated() -> &'static HashMap<&'static str, Arc<Vec<u8>>> {
         g
     })
 }
+
+/// A late-widening case: its name, the value of each data row, and the misfit at row 20,001.
+type LateCase<'a> = (&'static str, &'a dyn Fn(usize) -> String, &'static str);
 
 /// 20,000 rows of `value(row)`, `misfit` at data row 20,001, then 9 more rows of `value`. The
 /// dimension of data row 3 spans two lines, so a row's line is its number plus 2 from there.
