@@ -204,10 +204,18 @@ fn decimal_digits(s: &str) -> Option<usize> {
 /// fast path needs no check), and a zero text always parses to a zero of its own sign. A
 /// nonzero text that underflows to zero or lands among the subnormals (which keep fewer
 /// digits) and a text with more digits are compared with the shortest form.
+#[inline]
 pub(crate) fn parse_f64_exact(s: &str) -> Option<f64> {
     if let Some(v) = fast_decimal(s) {
         return Some(v);
     }
+    general_f64_exact(s)
+}
+
+/// [`parse_f64_exact`] past the fast path (exponents, more than 15 digits, text), kept out of
+/// line so the converting loop stays small.
+#[inline(never)]
+fn general_f64_exact(s: &str) -> Option<f64> {
     let sig = decimal_digits(s)?;
     let v: f64 = s.parse().ok()?;
     if !v.is_finite() {
