@@ -100,14 +100,6 @@ pub(crate) async fn run(args: ConvertArgs, global: &GlobalArgs) -> Result<ExitCo
 
     let destination =
         Destination::from_options(&args.output.to_options()?)?.with_progress(run.progress.clone());
-    if args.input != "-" && destination.writes_over(Path::new(&args.input)) {
-        return Err(Error::usage(format!(
-            "--output {} is the input {}: writing the Parquet file there would destroy the CSV; \
-             give another output",
-            destination.describe(),
-            args.input
-        )));
-    }
     let display = Display::start(&run.progress, global);
     display.transfer_started(None);
     let result = convert::convert(source.as_ref(), &destination, &options, &run).await;

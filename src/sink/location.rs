@@ -333,12 +333,6 @@ impl Destination {
         }
     }
 
-    /// True when writing this destination would replace the local file `path` (a run's own
-    /// input, or a `--keep-csv` copy), however either is spelled.
-    pub(crate) fn writes_over(&self, path: &Path) -> bool {
-        matches!(self.target, Target::Local { .. }) && self.location() == Location::local(path)
-    }
-
     /// Where this destination's manifest lives (see [`Destination::manifest_location`]), as a
     /// [`Location`].
     pub(crate) fn manifest_location_id(&self) -> Location {
