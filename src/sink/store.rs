@@ -428,41 +428,22 @@ const BACKOFF_BASE: f64 = 2.0;
 const MIN_FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_FIRST_BACKOFF: Duration = Duration::from_secs(5);
 
-/// A backoff that spreads `max_retries` retries across the `retry_timeout` budget, as the
-/// Anaplan client's does (`crate::retry`): the expected waits add up to about four fifths of
-/// the budget, no single wait is longer than a third of it, and the first is between 50 ms and
-/// 5 s. A fixed short backoff would spend every retry within the first second, so a storage
-/// blip of a few seconds would fail the run with most of its budget unused.
+/// A backoff that spreads `max_retries` retries across the `retry_timeout` budget, so a storage
+/// blip of a few seconds does not use up every retry within the first second: the expected
+/// waits add up to about four fifths of the budget, no single wait is longer than a third of
+/// it, and the first is between 50 ms and 5 s.
+///
+/// With decorrelated jitter of base 2, wait `k` is on average `init × (1 + k/2)`, so `n` waits
+/// add up to `init × (n + n(n-1)/4)`; solving that for four fifths of the budget gives `init`.
 fn backoff_for(max_retries: usize, retry_timeout: Duration) -> BackoffConfig {
     let max_backoff = (retry_timeout / 3).max(MIN_FIRST_BACKOFF);
-    let target = retry_timeout.as_secs_f64() * 0.8;
-    let cap = max_backoff.as_secs_f64();
-    // The expected total wait for a first wait of `init` (each wait's expectation from the
-    // previous one's, capped; close enough to size the first wait).
-    let expected_total = |init: f64| {
-        let (mut wait, mut total) = (init, 0.0);
-        for _ in 0..max_retries {
-            total += wait;
-            wait = f64::midpoint(init, BACKOFF_BASE * wait).min(cap);
-        }
-        total
-    };
-    // The expected total grows with the first wait: bisect for the target.
-    let (mut low, mut high) = (
-        MIN_FIRST_BACKOFF.as_secs_f64(),
-        MAX_FIRST_BACKOFF.as_secs_f64(),
-    );
-    for _ in 0..50 {
-        let mid = f64::midpoint(low, high);
-        if expected_total(mid) < target {
-            low = mid;
-        } else {
-            high = mid;
-        }
-    }
-    let init = Duration::from_secs_f64(low).min(max_backoff);
+    #[allow(clippy::cast_precision_loss)] // a retry count
+    let n = max_retries.max(1) as f64;
+    let init = retry_timeout.mul_f64(0.8 / (n + n * (n - 1.0) / 4.0));
     BackoffConfig {
-        init_backoff: init,
+        init_backoff: init
+            .clamp(MIN_FIRST_BACKOFF, MAX_FIRST_BACKOFF)
+            .min(max_backoff),
         max_backoff,
         base: BACKOFF_BASE,
     }
