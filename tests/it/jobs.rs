@@ -581,7 +581,7 @@ async fn chunk_downloads_wait_for_the_shared_budget() {
 
 /// `anaplan-parquet` with a clean environment: the admin's password in `JOBS_PW` (the jobs
 /// file names it), the S3 server's keys in the standard variables.
-fn bin() -> assert_cmd::Command {
+pub(crate) fn bin() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("anaplan-parquet").unwrap();
     cmd.env_clear()
         .env("JOBS_PW", PASSWORD)
@@ -593,7 +593,7 @@ fn bin() -> assert_cmd::Command {
 }
 
 /// A jobs file for the simulator: connection, fast polling, then `datasets`.
-fn jobs_file(dir: &Path, sim: &SimulatorHandle, datasets: &str) -> std::path::PathBuf {
+pub(crate) fn jobs_file(dir: &Path, sim: &SimulatorHandle, datasets: &str) -> std::path::PathBuf {
     let text = format!(
         "[connection]\napi_url = \"{url}\"\nauth_url = \"{url}\"\nusername = \"{ADMIN}\"\n\
          password_env = \"JOBS_PW\"\nmax_retries = 3\n\n\

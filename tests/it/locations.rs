@@ -19,40 +19,14 @@ use futures::TryStreamExt;
 use object_store::ObjectStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::s3::{ACCESS_KEY, S3Server, SECRET_KEY};
-use crate::support::sim::{self, ADMIN, PASSWORD};
+use crate::jobs::{bin, jobs_file};
+use crate::support::s3::S3Server;
+use crate::support::sim;
 use crate::support::{dir_entries, sample};
 
 const REVENUE: &str = "Revenue - TSC.csv";
 const HEADCOUNT: &str = "Headcount - TSC.csv";
 const MARGIN: &str = "Margin Summary - TMC.csv";
-
-/// The binary with a clean environment: the jobs password, the S3 server's keys, and never
-/// the instance metadata service.
-fn bin() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("anaplan-parquet").unwrap();
-    cmd.env_clear()
-        .env("JOBS_PW", PASSWORD)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-/// A jobs file in `dir` for the simulator, with `datasets`.
-fn jobs_file(dir: &Path, sim: &SimulatorHandle, datasets: &str) -> std::path::PathBuf {
-    let text = format!(
-        "[connection]\napi_url = \"{url}\"\nauth_url = \"{url}\"\nusername = \"{ADMIN}\"\n\
-         password_env = \"JOBS_PW\"\nmax_retries = 2\n\n\
-         [defaults]\nworkspace = \"Financial Planning\"\nmodel = \"FP&A\"\npoll_interval = \"50ms\"\n\n\
-         {datasets}",
-        url = sim.base_url()
-    );
-    let path = dir.join("jobs.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// A `[[dataset]]` table.
 fn dataset(name: &str, export: &str, output: &str, extra: &str) -> String {
@@ -478,4 +452,3 @@ async fn missing_aws_credentials_are_named_as_such() {
     }
     assert!(listed(&s3, "lake").await.is_empty());
 }
-

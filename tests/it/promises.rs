@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anaplan_parquet::simulator::{ExportConfig, FaultSpec, SimulatorHandle};
 
 use crate::faults::{Run, wait};
+use crate::jobs::jobs_file;
 use crate::storage::incompressible_csv;
 use crate::support::s3::{ACCESS_KEY, Op, S3Server, SECRET_KEY};
 use crate::support::sim::{self, ADMIN, PASSWORD};
@@ -47,20 +48,6 @@ async fn tenant() -> SimulatorHandle {
             1 << 20,
         ));
     sim::start(config).await
-}
-
-/// A jobs file: the admin's password from `JOBS_PW`, fast polling, then `datasets`.
-fn jobs_file(dir: &Path, sim: &SimulatorHandle, datasets: &str) -> std::path::PathBuf {
-    let text = format!(
-        "[connection]\napi_url = \"{url}\"\nauth_url = \"{url}\"\nusername = \"{ADMIN}\"\n\
-         password_env = \"JOBS_PW\"\nmax_retries = 3\n\n\
-         [defaults]\nworkspace = \"Financial Planning\"\nmodel = \"FP&A\"\npoll_interval = \"50ms\"\n\n\
-         {datasets}",
-        url = sim.base_url()
-    );
-    let path = dir.join("jobs.toml");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// The keys that put a dataset on the S3 server.
