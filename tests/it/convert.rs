@@ -279,7 +279,7 @@ fn print_schema_writes_nothing() {
 }
 
 /// Integers well past the sample, then a decimal, then text: every value survives exactly.
-fn drift_input(rows: usize) -> String {
+pub(crate) fn drift_input(rows: usize) -> String {
     let mut s = String::from("Versions,Line Items,Value\n");
     for i in 0..rows {
         s.push_str(&format!("Actual,Units,{i}\n"));
@@ -293,7 +293,8 @@ fn drift_input(rows: usize) -> String {
     s
 }
 
-fn check_drift_output(t: &Table, rows: usize) {
+/// The output of [`drift_input`] holds every value exactly, with `Value_number`.
+pub(crate) fn check_drift_output(t: &Table, rows: usize) {
     assert_eq!(t.num_rows(), rows + 13);
     assert!(
         t.types().contains(&"Value: Utf8".to_owned()),
@@ -309,8 +310,12 @@ fn check_drift_output(t: &Table, rows: usize) {
     assert_eq!(values[rows + 11].as_deref(), Some("late, text"));
     assert_eq!(values[rows + 12].as_deref(), Some("12345678901234567"));
     let numbers = t.strings("Value_number");
-    assert_eq!(numbers[rows].as_deref(), Some("6.5"));
-    assert_eq!(numbers[rows + 11], None);
+    let number = |i: usize| numbers[i].as_ref().map(|s| s.parse::<f64>().expect("a number"));
+    for i in 0..rows {
+        assert_eq!(number(i), Some(i as f64), "row {i}");
+    }
+    assert_eq!(number(rows), Some(6.5));
+    assert_eq!(number(rows + 11), None);
 }
 
 #[test]

@@ -29,46 +29,14 @@ const STOP_BOUND: Duration = Duration::from_secs(10);
 /// than the engine holds while deciding, so a late value forces a second pass.
 const ROWS: usize = 30_000;
 
-/// Integers, then a float and a text after the sample: `Value` widens from int64 to text.
+/// Integers, then a decimal and a text after the sample: `Value` widens from int64 to text.
 fn late_widening_csv() -> String {
-    let mut s = String::from("Versions,Line Items,Value\n");
-    for i in 0..ROWS {
-        s.push_str(&format!("Actual,Units,{i}\n"));
-    }
-    s.push_str("Actual,Price,6.5\n");
-    s.push_str("Actual,Comment,\"late, text\"\n");
-    s
+    crate::convert::drift_input(ROWS)
 }
 
 /// The output of [`late_widening_csv`] holds every value exactly, with `Value_number`.
 fn check_late_widening(out: &Path) {
-    let t = Table::read(out);
-    assert_eq!(t.num_rows(), ROWS + 2);
-    assert!(
-        t.types().contains(&"Value: Utf8".to_owned()),
-        "{:?}",
-        t.types()
-    );
-    assert!(t.types().contains(&"Value_number: Float64".to_owned()));
-    let values = t.strings("Value");
-    let numbers = t.strings("Value_number");
-    for i in 0..ROWS {
-        assert_eq!(
-            values[i].as_deref(),
-            Some(i.to_string().as_str()),
-            "row {i}"
-        );
-        assert_eq!(number(numbers[i].as_ref()), Some(i as f64), "row {i}");
-    }
-    assert_eq!(values[ROWS].as_deref(), Some("6.5"));
-    assert_eq!(number(numbers[ROWS].as_ref()), Some(6.5));
-    assert_eq!(values[ROWS + 1].as_deref(), Some("late, text"));
-    assert_eq!(numbers[ROWS + 1], None);
-}
-
-/// A `Value_number` as a number.
-fn number(shown: Option<&String>) -> Option<f64> {
-    shown.map(|s| s.parse().expect("a number"))
+    crate::convert::check_drift_output(&Table::read(out), ROWS);
 }
 
 /// A FIFO at `path`.
