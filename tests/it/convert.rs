@@ -310,7 +310,11 @@ pub(crate) fn check_drift_output(t: &Table, rows: usize) {
     assert_eq!(values[rows + 11].as_deref(), Some("late, text"));
     assert_eq!(values[rows + 12].as_deref(), Some("12345678901234567"));
     let numbers = t.strings("Value_number");
-    let number = |i: usize| numbers[i].as_ref().map(|s| s.parse::<f64>().expect("a number"));
+    let number = |i: usize| {
+        numbers[i]
+            .as_ref()
+            .map(|s| s.parse::<f64>().expect("a number"))
+    };
     for i in 0..rows {
         assert_eq!(number(i), Some(i as f64), "row {i}");
     }
