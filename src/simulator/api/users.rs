@@ -18,7 +18,7 @@
 //! Who sees what: any user reads `/users` and `/users/{id}` (OAS: minimum role Standard User).
 //! A user's own workspaces and models are theirs to list; another user's only for a workspace
 //! administrator ("A non-Workspace Administrator user can only retrieve their own models",
-//! HELP https://help.anaplan.com/get-your-list-of-models-15281ada-7854-4205-9559-c5323ac43c06);
+//! HELP <https://help.anaplan.com/get-your-list-of-models-15281ada-7854-4205-9559-c5323ac43c06>);
 //! anyone else gets 404, as for a workspace they may not read. Not served: the `s=` search
 //! filter of `/users` (Tenant Admin only, undocumented).
 
