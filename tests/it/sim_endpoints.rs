@@ -166,6 +166,17 @@ async fn users_me_and_by_id_have_the_user_shape() {
     assert_not_found(s, &v, path);
     let (s, _) = call(&sim, Method::POST, "/2/0/users/me", &token).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    let (s, _) = call(
+        &sim,
+        Method::DELETE,
+        &format!("/2/0/users/{id}/models"),
+        &token,
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    let path = format!("/2/0/users/{id}/friends");
+    let (s, v) = call(&sim, Method::POST, &path, &token).await;
+    assert_not_found(s, &v, &path);
     // Without a token: 401, as everywhere.
     let r = Client::new()
         .get(format!("{}/2/0/users/me", sim.base_url()))

@@ -40,18 +40,15 @@ pub(super) fn handle(ctx: &Ctx, version: Version, username: &str, rest: &[&str])
     if version != Version::V2 {
         return error(ctx, StatusCode::NOT_FOUND, "Not Found");
     }
-    if ctx.method != Method::GET {
-        return if rest.len() <= 2 {
-            error(ctx, StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-        } else {
-            error(ctx, StatusCode::NOT_FOUND, "Not Found")
-        };
-    }
+    let get = ctx.method == Method::GET;
     match rest {
-        [] => users(ctx, version),
-        [id] => user(ctx, version, username, id),
-        [id, "workspaces"] => workspaces_of(ctx, version, username, id),
-        [id, "models"] => models_of(ctx, version, username, id),
+        [] if get => users(ctx, version),
+        [id] if get => user(ctx, version, username, id),
+        [id, "workspaces"] if get => workspaces_of(ctx, version, username, id),
+        [id, "models"] if get => models_of(ctx, version, username, id),
+        [] | [_] | [_, "workspaces" | "models"] => {
+            error(ctx, StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        }
         _ => error(ctx, StatusCode::NOT_FOUND, "Not Found"),
     }
 }
