@@ -42,6 +42,9 @@
 //! faults = "task-fail"
 //! # content_file = "corpus/ragged.csv"  # serve this file's bytes exactly, instead of rows
 //! ```
+//!
+//! Users' `profile`, a model's `imports`, `processes` and `actions`, and `export_result` are
+//! described in `objects.rs` ([`ModelActions`], [`UserProfile`], [`ExportResultForm`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -50,6 +53,10 @@ use serde::Deserialize;
 
 use super::faults::FaultSpec;
 use super::format::{Encoding, FixedContent, Layout};
+use super::objects::{
+    ExportResultForm, ModelActions, RawAction, RawImport, RawProcess, RawProfile, UserProfile,
+    model_actions,
+};
 use crate::error::{Error, Result};
 use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
 use crate::secret::Secret;
@@ -91,6 +98,8 @@ pub struct SimulatorConfig {
     pub reject_when_busy: bool,
     /// Global faults.
     pub faults: FaultSpec,
+    /// The form of a finished export task's `result` (`export_result` in TOML).
+    pub export_result: ExportResultForm,
     /// Users.
     pub users: Vec<UserConfig>,
     /// Workspaces, with their models and exports.
@@ -110,6 +119,8 @@ pub struct UserConfig {
     pub access: ModelAccess,
     /// Workspace administrator (may read `GET /workspaces/{id}`).
     pub admin: bool,
+    /// What `/users` shows about the user (`profile` in TOML).
+    pub profile: UserProfile,
 }
 
 /// Which models a user can open; any other model answers 404 on model-scoped calls.
@@ -157,6 +168,8 @@ pub struct ModelConfig {
     pub exports: Vec<ExportConfig>,
     /// Names of uploaded (import source) files listed with `chunkCount` 0.
     pub import_files: Vec<String>,
+    /// Imports, processes and other actions (listed, not run).
+    pub actions: ModelActions,
 }
 
 /// An export action and the file it produces.
@@ -231,6 +244,7 @@ impl SimulatorConfig {
             chunk_page_size_quirk: true,
             reject_when_busy: false,
             faults: FaultSpec::default(),
+            export_result: ExportResultForm::default(),
             users: Vec::new(),
             workspaces: Vec::new(),
         }
@@ -311,6 +325,7 @@ impl SimulatorConfig {
                         active_state: "UNLOCKED".into(),
                         exports: vec![main, headcount, margin, empty],
                         import_files: vec!["Sales Upload.csv".into()],
+                        actions: ModelActions::demo("Sales Upload.csv", "Revenue - TSC.csv"),
                     },
                     ModelConfig {
                         id: None,
@@ -318,6 +333,7 @@ impl SimulatorConfig {
                         active_state: "UNLOCKED".into(),
                         exports: vec![pipeline],
                         import_files: Vec::new(),
+                        actions: ModelActions::default(),
                     },
                 ],
             },
@@ -331,6 +347,7 @@ impl SimulatorConfig {
                     active_state: "UNLOCKED".into(),
                     exports: vec![inventory],
                     import_files: Vec::new(),
+                    actions: ModelActions::default(),
                 }],
             },
         ];
@@ -341,6 +358,7 @@ impl SimulatorConfig {
                 certificates: Vec::new(),
                 access: ModelAccess::Only(vec!["FP&A".into(), "Sales Forecast".into()]),
                 admin: false,
+                profile: UserProfile::default(),
             },
             UserConfig {
                 username: "admin@example.com".into(),
@@ -348,6 +366,7 @@ impl SimulatorConfig {
                 certificates: Vec::new(),
                 access: ModelAccess::All,
                 admin: true,
+                profile: UserProfile::default(),
             },
         ];
         config
@@ -400,6 +419,12 @@ impl SimulatorConfig {
                         return Err(Error::usage(format!("model id {id} is used twice")));
                     }
                 }
+                let exports: Vec<(Option<&str>, &str)> = m
+                    .exports
+                    .iter()
+                    .map(|e| (e.id.as_deref(), e.name.as_str()))
+                    .collect();
+                m.actions.validate(&m.name, &m.import_files, &exports)?;
                 let mut export_ids = std::collections::HashSet::new();
                 for e in &m.exports {
                     if let Some(id) = &e.id
@@ -487,6 +512,7 @@ struct RawConfig {
     chunk_page_size_quirk: Option<bool>,
     reject_when_busy: Option<bool>,
     faults: Option<String>,
+    export_result: Option<String>,
     #[serde(default)]
     users: Vec<RawUser>,
     #[serde(default)]
@@ -503,6 +529,7 @@ struct RawUser {
     models: Option<Vec<String>>,
     #[serde(default)]
     admin: bool,
+    profile: Option<RawProfile>,
 }
 
 #[derive(Deserialize)]
@@ -525,6 +552,12 @@ struct RawModel {
     exports: Vec<RawExport>,
     #[serde(default)]
     import_files: Vec<String>,
+    #[serde(default)]
+    imports: Vec<RawImport>,
+    #[serde(default)]
+    processes: Vec<RawProcess>,
+    #[serde(default)]
+    actions: Vec<RawAction>,
 }
 
 #[derive(Deserialize)]
@@ -616,6 +649,9 @@ impl RawConfig {
         if let Some(f) = &self.faults {
             config.faults = f.parse()?;
         }
+        if let Some(r) = &self.export_result {
+            config.export_result = ExportResultForm::parse(r)?;
+        }
         for u in self.users {
             let mut certificates = Vec::new();
             for c in &u.certificates {
@@ -628,6 +664,10 @@ impl RawConfig {
                 };
                 certificates.extend(certificates_from_pem(&pem)?);
             }
+            let profile = match u.profile {
+                Some(p) => p.into_profile(&u.username)?,
+                None => UserProfile::default(),
+            };
             config.users.push(UserConfig {
                 username: u.username,
                 password: u.password.map(Secret::new),
@@ -638,6 +678,7 @@ impl RawConfig {
                     Some(list) => ModelAccess::Only(list),
                 },
                 admin: u.admin,
+                profile,
             });
         }
         for (wi, w) in self.workspaces.into_iter().enumerate() {
@@ -719,6 +760,7 @@ impl RawConfig {
                     active_state: m.active_state.unwrap_or_else(|| "UNLOCKED".into()),
                     exports,
                     import_files: m.import_files,
+                    actions: model_actions(m.imports, m.processes, m.actions),
                 });
             }
             config.workspaces.push(WorkspaceConfig {

@@ -17,8 +17,14 @@
 //!   `chunkCount`. Lists page with `limit`/`offset` (default and largest page 5000), always
 //!   carry a `next` link (a live quirk), and leave out their key when empty. Models the user
 //!   cannot open answer 404 on model-scoped calls.
+//! - **Users** (v2): `/users/me`, `/users`, `/users/{id}`, `/users/{id}/workspaces`,
+//!   `/users/{id}/models`, with profiles from the config or derived from the seed and
+//!   username (`api/users.rs` lists each endpoint's source and whether it is confirmed).
+//! - **Imports, processes, other actions**: lists, import and process metadata, empty task
+//!   lists, in both path forms; not run (`api/actions.rs`).
 //! - **Export tasks**: NOT_STARTED → IN_PROGRESS (`progress`, `currentStep`) → COMPLETE with
-//!   `result{successful, failureDumpAvailable, objectId}`; CANCELLING → CANCELLED on DELETE;
+//!   `result{successful, failureDumpAvailable, objectId}` (plus `details` and `nestedResults`
+//!   with [`ExportResultForm::Details`], both forms unconfirmed for exports); CANCELLING → CANCELLED on DELETE;
 //!   one task at a time per model, the others queued. The export's file exists once a task on
 //!   it has completed, and holds the content of the last successful run.
 //! - **Chunks**: the file cut every `chunk_size` bytes, wherever that falls (inside a record,
@@ -59,19 +65,20 @@
 //! # Files
 //!
 //! Imports go one way: `server` → `api`, `auth` → `http`, `tasks` → `state` → `content` →
-//! `config` → `format`, with `faults`, `conn` and `body` at the bottom.
+//! `config` → `format`, `objects`, with `faults`, `conn` and `body` at the bottom.
 //!
 //! | file | job |
 //! |---|---|
 //! | `mod.rs` | [`Simulator`] and the [`SimulatorHandle`] that observes and steers it |
 //! | `server.rs` | the router: every request to the auth service or the API, then logged |
 //! | `auth.rs` | the auth service: sign-in (Basic, certificate), refresh, validate, logout |
-//! | `api/` | the Integration API: discovery, exports and tasks, files and chunks |
+//! | `api/` | the Integration API: discovery, exports and tasks, files and chunks, users, imports, processes and actions |
 //! | `http.rs` | the endpoints' toolkit: request context, JSON and error answers, downloads |
 //! | `body.rs` | download body transformations: cut short, trickled, gzip |
 //! | `conn.rs` | connections with a bandwidth cap and a reset switch |
 //! | `state.rs`, `tasks.rs` | the tenant's live state; export tasks and their life cycle |
 //! | `config.rs` | [`SimulatorConfig`] from code or TOML |
+//! | `objects.rs` | users' profiles, imports, processes, actions, the export result form |
 //! | `content.rs`, `format.rs` | export files' bytes; their layout, encoding, fixed content |
 //! | `faults.rs` | [`FaultSpec`] and the deterministic fault decisions |
 //!
@@ -111,6 +118,7 @@ mod content;
 mod faults;
 mod format;
 mod http;
+mod objects;
 mod server;
 mod state;
 mod tasks;
@@ -122,6 +130,10 @@ pub use config::{
 pub use content::ExportContent;
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
 pub use format::{Encoding, FixedContent, Layout};
+pub use objects::{
+    ActionConfig, ExportResultForm, ImportConfig, LOGIN_DATE_FORMAT, ModelActions, ProcessConfig,
+    UserProfile,
+};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
 use conn::SimListener;

@@ -383,10 +383,16 @@ impl Inner {
     }
 }
 
-/// Fills in missing ids: workspaces 32 lowercase hex, models 32 uppercase hex, exports
-/// `116` + 9 digits numbered within their model, all derived from the seed and names.
+/// Fills in missing ids: users and workspaces 32 lowercase hex, models 32 uppercase hex,
+/// exports `116` + 9 digits numbered within their model (imports, actions and processes
+/// likewise), all derived from the seed and names.
 fn resolve_ids(config: &mut SimulatorConfig) {
     let seed = config.seed;
+    for u in &mut config.users {
+        if u.profile.id.is_none() {
+            u.profile.id = Some(hex128(seed, "user", &u.username, false));
+        }
+    }
     for w in &mut config.workspaces {
         if w.id.is_none() {
             w.id = Some(hex128(seed, "workspace", &w.name, false));
@@ -396,6 +402,7 @@ fn resolve_ids(config: &mut SimulatorConfig) {
             if m.id.is_none() {
                 m.id = Some(hex128(seed, "model", &format!("{wid}/{}", m.name), true));
             }
+            m.actions.resolve_ids();
             let mut used: HashSet<String> = m.exports.iter().filter_map(|e| e.id.clone()).collect();
             let mut next = 0u64;
             for e in &mut m.exports {

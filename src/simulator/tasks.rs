@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::content::ContentKey;
 use super::faults::{FaultKind, FaultSpec};
+use super::objects::ExportResultForm;
 use super::state::{ExportFile, Shared, Task, TaskState, epoch_ms, hex128};
 
 /// Decisions for a new task, drawn by the caller from the request's fault rolls.
@@ -299,6 +300,33 @@ pub(crate) fn task_json(task: &Task) -> Value {
         _ => {}
     }
     t
+}
+
+/// Adds what [`ExportResultForm::Details`] promises to a successful export task's `result`:
+/// `details: [{type: "exportSucceeded", ...}]` and one `nestedResults` entry carrying them.
+/// [UNCONFIRMED] for exports: a vendor connector's mock has the detail, and a process task's
+/// result nests its actions' results (OAS example); the `values` are the simulator's own.
+pub(crate) fn add_result_details(task: &mut Value, form: ExportResultForm, export_name: &str) {
+    let Some(result) = task.get_mut("result").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if form != ExportResultForm::Details || result.get("successful") != Some(&json!(true)) {
+        return;
+    }
+    let details = json!([{
+        "localMessageText": format!("{export_name}: export succeeded"),
+        "occurrences": 0,
+        "type": "exportSucceeded",
+        "values": ["exportName", export_name],
+    }]);
+    let nested = json!([{
+        "details": details,
+        "failureDumpAvailable": false,
+        "objectId": result.get("objectId").cloned().unwrap_or(Value::Null),
+        "successful": true,
+    }]);
+    result.insert("details".into(), details);
+    result.insert("nestedResults".into(), nested);
 }
 
 /// The short task object of task lists and of the POST answer.

@@ -18,6 +18,7 @@ mod locations;
 mod memory;
 mod promises;
 mod secrets;
+mod sim_endpoints;
 mod simulator;
 mod storage;
 mod support;

@@ -6,12 +6,12 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::envelope::{Version, flag, list, schema, single};
-use crate::simulator::config::{ModelConfig, WorkspaceConfig};
+use crate::simulator::config::{ModelConfig, UserConfig, WorkspaceConfig};
 use crate::simulator::faults::hash;
 use crate::simulator::http::{Ctx, error};
 use crate::simulator::state::hex128;
 
-fn workspace_json(w: &WorkspaceConfig, tenant_details: bool) -> Value {
+pub(super) fn workspace_json(w: &WorkspaceConfig, tenant_details: bool) -> Value {
     let mut v = json!({
         "id": w.id,
         "name": w.name,
@@ -24,6 +24,21 @@ fn workspace_json(w: &WorkspaceConfig, tenant_details: bool) -> Value {
     v
 }
 
+/// The workspaces `user` sees: all for an administrator, else those holding a model they can
+/// open.
+pub(super) fn visible_workspaces<'a>(
+    workspaces: &'a [WorkspaceConfig],
+    user: &'a UserConfig,
+) -> impl Iterator<Item = &'a WorkspaceConfig> {
+    workspaces.iter().filter(|w| {
+        user.admin
+            || w.models.iter().any(|m| {
+                user.access
+                    .allows(m.id.as_deref().unwrap_or_default(), &m.name)
+            })
+    })
+}
+
 pub(super) fn workspaces(ctx: &Ctx, version: Version, username: &str) -> Response {
     let tenant_details = flag(ctx, "tenantDetails");
     let items: Vec<Value> = {
@@ -31,17 +46,7 @@ pub(super) fn workspaces(ctx: &Ctx, version: Version, username: &str) -> Respons
         let Some(user) = inner.user(username) else {
             return error(ctx, StatusCode::UNAUTHORIZED, "Unauthorized");
         };
-        inner
-            .config
-            .workspaces
-            .iter()
-            .filter(|w| {
-                user.admin
-                    || w.models.iter().any(|m| {
-                        user.access
-                            .allows(m.id.as_deref().unwrap_or_default(), &m.name)
-                    })
-            })
+        visible_workspaces(&inner.config.workspaces, user)
             .map(|w| workspace_json(w, tenant_details))
             .collect()
     };
@@ -77,7 +82,7 @@ pub(super) fn workspace(ctx: &Ctx, version: Version, username: &str, id: &str) -
     }
 }
 
-fn model_json(
+pub(super) fn model_json(
     ctx: &Ctx,
     w: &WorkspaceConfig,
     m: &ModelConfig,

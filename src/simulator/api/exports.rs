@@ -17,7 +17,7 @@ use crate::simulator::http::{BodyFault, Ctx, download, error, json_response};
 use crate::simulator::state::{TaskState, epoch_ms};
 use crate::simulator::tasks::{self, TaskFaults};
 
-fn export_type(e: &ExportConfig, unknown_enums: bool) -> String {
+pub(super) fn export_type(e: &ExportConfig, unknown_enums: bool) -> String {
     if let Some(t) = &e.export_type {
         return t.clone();
     }
@@ -249,8 +249,13 @@ pub(super) fn task_get(
     export_id: &str,
     id: &str,
 ) -> Response {
+    let form = ctx.shared.lock().config.export_result;
     match with_task(ctx, scope, export_id, id, |t| Some(tasks::task_json(t))) {
-        Some(t) => single(ctx, version, &scope.schema(ctx, "task"), "task", t),
+        Some(mut t) => {
+            let name = find_export(scope, export_id).map_or("", |e| e.name.as_str());
+            tasks::add_result_details(&mut t, form, name);
+            single(ctx, version, &scope.schema(ctx, "task"), "task", t)
+        }
         None => error(ctx, StatusCode::NOT_FOUND, "Not Found"),
     }
 }

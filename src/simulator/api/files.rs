@@ -11,7 +11,7 @@ use crate::simulator::faults::FaultSpec;
 use crate::simulator::http::{BodyFault, Ctx, accepts_gzip, download, error};
 
 /// Import-file ids of a model: `113` + 9 digits, in order.
-fn import_file_id(i: usize) -> String {
+pub(super) fn import_file_id(i: usize) -> String {
     format!("113{i:09}")
 }
 

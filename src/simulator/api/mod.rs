@@ -14,6 +14,8 @@
 //! | `discovery.rs` | workspaces and models |
 //! | `exports.rs` | export actions, their metadata, tasks, failure dumps, the model's status |
 //! | `files.rs` | files and their chunks |
+//! | `users.rs` | users: the signed-in one, all, one, and a user's workspaces and models |
+//! | `actions.rs` | imports, processes and other actions: lists and metadata (not run) |
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -24,11 +26,13 @@ use super::faults::{FaultKind, FaultSpec, RetryAfterForm};
 use super::http::{Ctx, error};
 use super::tasks;
 
+mod actions;
 mod discovery;
 mod envelope;
 mod exports;
 mod files;
 mod scope;
+mod users;
 
 pub(crate) use envelope::Version;
 use scope::ModelScope;
@@ -66,6 +70,7 @@ pub(crate) async fn handle(ctx: &Ctx, version: Version, rest: &str, body: Body) 
         }
         ["models"] if get => discovery::models(ctx, version, &username, None),
         ["models", m] if get => discovery::model(ctx, version, m, None),
+        ["users", rest @ ..] => users::handle(ctx, version, &username, rest),
         // Live API: the single-model GET under a workspace is not allowed (405), whatever
         // the method; other known paths answer 405 to other methods.
         ["workspaces", _, "models", _]
@@ -213,6 +218,9 @@ async fn model_scoped(
         ["files", f, "chunks"] if get => files::chunk_list(ctx, version, &scope, f),
         ["files", f, "chunks", c] if get => files::file_get(ctx, &scope, f, Some(c), faults),
         ["status"] if get => exports::model_status(ctx, &scope),
+        [kind @ ("imports" | "processes" | "actions"), rest @ ..] => {
+            actions::handle(ctx, version, &scope, kind, rest)
+        }
         ["exports" | "files"]
         | ["exports" | "files", _]
         | ["exports", _, "tasks"]
