@@ -66,6 +66,7 @@
 //! | `mod.rs` | [`Simulator`] and the [`SimulatorHandle`] that observes and steers it |
 //! | `server.rs` | the router: every request to the auth service or the API, then logged |
 //! | `auth.rs` | the auth service: sign-in (Basic, certificate), refresh, validate, logout |
+//! | [`oauth`] | the OAuth 2.0 service: device grant, refresh-token rotation, revocation |
 //! | `api/` | the Integration API: discovery, exports and tasks, files and chunks |
 //! | `http.rs` | the endpoints' toolkit: request context, JSON and error answers, downloads |
 //! | `body.rs` | download body transformations: cut short, trickled, gzip |
@@ -111,6 +112,7 @@ mod content;
 mod faults;
 mod format;
 mod http;
+pub mod oauth;
 mod server;
 mod state;
 mod tasks;
@@ -122,6 +124,7 @@ pub use config::{
 pub use content::ExportContent;
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
 pub use format::{Encoding, FixedContent, Layout};
+pub use oauth::{Approval, OAuthClientConfig, OAuthConfig, OAuthCounters, RefreshHold};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
 use conn::SimListener;
