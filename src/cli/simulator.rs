@@ -190,7 +190,11 @@ fn describe(handle: &crate::simulator::SimulatorHandle, default_password: bool) 
             crate::simulator::Approval::Deny => "denied".to_owned(),
             crate::simulator::Approval::Manual => "approved by hand".to_owned(),
         };
-        let tokens = if c.rotatable { "rotatable" } else { "non-rotatable" };
+        let tokens = if c.rotatable {
+            "rotatable"
+        } else {
+            "non-rotatable"
+        };
         lines.push(format!(
             "oauth client {} (device grant, {approve}, {tokens} refresh tokens)",
             c.client_id

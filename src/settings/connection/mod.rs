@@ -19,6 +19,9 @@
 //! # certificate = "cert.pem"                  # or certificate auth
 //! # private_key = "key.pem"                   # passphrase: ANAPLAN_PRIVATE_KEY_PASSPHRASE,
 //! # private_key_passphrase_env = "KEY_PASS"   # or the variable named here
+//! # oauth_client_id = "0123456789abcdef0123456789abcdef"  # or OAuth (after `login`)...
+//! # token_file = "/home/me/.config/anaplan-parquet/oauth-ID.json"  # ...its refresh token
+//! # oauth_url = "https://us1a.app.anaplan.com"
 //! workspace = "Finance"                       # defaults for --workspace and --model
 //! model = "FP&A"
 //! max_retries = 10
@@ -65,6 +68,12 @@ pub(crate) struct ConnectionSettings {
     pub certificate: Option<PathBuf>,
     /// Private key PEM.
     pub private_key: Option<PathBuf>,
+    /// OAuth device-grant client id.
+    pub oauth_client_id: Option<String>,
+    /// File holding the OAuth refresh token.
+    pub token_file: Option<PathBuf>,
+    /// OAuth service base URL.
+    pub oauth_url: Option<String>,
     /// The config file to read (else `ANAPLAN_PARQUET_CONFIG`, else none).
     pub config: Option<PathBuf>,
     /// `max_retries`: retries of a failed request.
@@ -237,7 +246,7 @@ pub(crate) fn basic(r: &Resolved) -> (String, String) {
         crate::anaplan::Credentials::Basic { username, password } => {
             (username.clone(), password.expose().to_owned())
         }
-        crate::anaplan::Credentials::Certificate(_) => panic!("expected basic"),
+        _ => panic!("expected basic"),
     }
 }
 

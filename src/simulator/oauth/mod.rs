@@ -37,8 +37,8 @@ pub mod config;
 pub(crate) mod state;
 
 pub use config::{Approval, OAuthClientConfig, OAuthConfig};
-pub use state::{OAuthCounters, RefreshHold};
 use state::{DeviceCode, RefreshToken};
+pub use state::{OAuthCounters, RefreshHold};
 
 /// The device grant's `grant_type`.
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -358,7 +358,10 @@ fn new_refresh_token(inner: &mut Inner, client: &OAuthClientConfig, username: &s
 
 /// Issues an access token (valid on the API) and builds the token answer.
 fn token_answer(inner: &mut Inner, username: &str, refresh: Option<&str>) -> Value {
-    let ttl = match (inner.config.faults.token_ttl, inner.config.oauth.access_token_ttl) {
+    let ttl = match (
+        inner.config.faults.token_ttl,
+        inner.config.oauth.access_token_ttl,
+    ) {
         (Some(fault), _) => fault,
         (None, Some(ttl)) => ttl,
         (None, None) => inner.token_ttl(),
