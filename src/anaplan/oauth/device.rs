@@ -122,7 +122,8 @@ impl AnaplanClient {
             verification_uri_complete: code.verification_uri_complete,
             expires_in,
         });
-        let deadline = Instant::now() + expires_in;
+        // A little past the code's life, so the service's own `expired_token` is what ends it.
+        let deadline = Instant::now() + expires_in + interval * 2;
         let url = Self::oauth_endpoint(creds, &["oauth", "token"])?;
         let what = format!("wait for the sign-in to be approved at {}", host_of(&url));
         let body = serde_json::json!({

@@ -155,7 +155,7 @@ fn seconds(v: Option<&serde_json::Value>) -> Option<Duration> {
 }
 
 /// The access token's life when `expires_in` is missing (Anaplan gives 2100 s).
-const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_secs(2100);
+const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_mins(35);
 
 /// An HTTP answer of the OAuth service that is not transient: its status and body.
 struct Answer {
