@@ -66,8 +66,12 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 
-    /// OAuth service base URL [env: ANAPLAN_OAUTH_URL] [default: https://us1a.app.anaplan.com].
-    #[arg(long, value_name = "URL")]
+    /// OAuth service base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "OAuth service base URL [env: ANAPLAN_OAUTH_URL] [default: https://us1a.app.anaplan.com]"
+    )]
     pub oauth_url: Option<String>,
 
     /// TOML file with connection settings and defaults [env: ANAPLAN_PARQUET_CONFIG].

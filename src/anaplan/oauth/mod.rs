@@ -1,38 +1,38 @@
 //! OAuth 2.0 sign-in: the device grant once (`login`), then refresh tokens for every run.
 //!
-//! # The wire (from the API notes; **[c]** confirmed by a named public source, **[u]** not)
+//! # The wire (from the API notes; **(c)** confirmed by a named public source, **(u)** not)
 //!
 //! The OAuth service lives on the regional web host (`https://us1a.app.anaplan.com`), not on
-//! `auth.anaplan.com` [c: the Anaplan OpenAPI project's live tests]. Every call is a `POST`
-//! with a JSON body and no `Authorization` header [c: Anaplan Connect's Feign client]; the
+//! `auth.anaplan.com` (c: the Anaplan OpenAPI project's live tests). Every call is a `POST`
+//! with a JSON body and no `Authorization` header (c: Anaplan Connect's Feign client); the
 //! simulator also takes form bodies (some SDKs send them).
 //!
 //! - `POST /oauth/device/code` `{"client_id", "scope": "openid profile email offline_access"}`
 //!   answers `{device_code, user_code, verification_uri, verification_uri_complete,
-//!   expires_in: 900, interval: 5}` [c]. An unknown or missing client id gets 400 or 403 [c].
+//!   expires_in: 900, interval: 5}` (c). An unknown or missing client id gets 400 or 403 (c).
 //! - `POST /oauth/token` `{"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
 //!   device_code, client_id}` polls. While the user has not approved: an error body with
-//!   `authorization_pending` [c] (its HTTP status is [u]; RFC 8628 says 400, so any 4xx is
+//!   `authorization_pending` (c) (its HTTP status is (u); RFC 8628 says 400, so any 4xx is
 //!   read by its `error` field). `slow_down` adds 5 s to the interval, `expired_token` and
-//!   `access_denied` end the wait (RFC 8628) [u: in the OpenAPI enum, never seen live].
+//!   `access_denied` end the wait (RFC 8628) (u: in the OpenAPI enum, never seen live).
 //! - `POST /oauth/token` `{"grant_type": "refresh_token", client_id, refresh_token}` (no
-//!   secret for a device client) [c]. The answer (all grants) is `{access_token, id_token,
-//!   refresh_token, scope, expires_in: 2100, token_type: "Bearer"}`, `expires_in` in seconds [c].
+//!   secret for a device client) (c). The answer (all grants) is `{access_token, id_token,
+//!   refresh_token, scope, expires_in: 2100, token_type: "Bearer"}`, `expires_in` in seconds (c).
 //! - **Rotatable** clients return a new refresh token on every refresh and the old one must not
-//!   be used again [c, live]; what reusing it does is [u] (the simulator answers
+//!   be used again (c, live); what reusing it does is (u) (the simulator answers
 //!   `invalid_grant`, 403). **Non-rotatable** tokens work indefinitely; whether the answer
-//!   repeats `refresh_token` or leaves it out is [u], so the old token is kept when it is
+//!   repeats `refresh_token` or leaves it out is (u), so the old token is kept when it is
 //!   absent or unchanged — and then the token file is never rewritten.
-//! - A refused refresh gets 403 in Anaplan Connect's experience, 400/401 elsewhere [c]: any 4xx
+//! - A refused refresh gets 403 in Anaplan Connect's experience, 400/401 elsewhere (c): any 4xx
 //!   with `invalid_grant` (or no readable body) means "sign in again with `login`".
 //! - The access token travels as `Authorization: AnaplanAuthToken <access_token>` exactly like
-//!   an auth-service token (Anaplan Connect, APAPI, anaplan-sdk) [c]; the Integration API also
-//!   accepts `Bearer` [c, live].
-//! - Revocation: no Anaplan source documents it [u]. `logout` posts RFC 7009's
+//!   an auth-service token (Anaplan Connect, APAPI, anaplan-sdk) (c); the Integration API also
+//!   accepts `Bearer` (c, live).
+//! - Revocation: no Anaplan source documents it (u). `logout` posts RFC 7009's
 //!   `POST /oauth/revoke {token, client_id, token_type_hint: "refresh_token"}` and deletes the
 //!   token file whatever the answer.
 //! - The device grant does not work for SSO users: they need an Exception User with a password
-//!   [c: Anaplan help, "Create an OAuth 2.0 client"].
+//!   (c: Anaplan help, "Create an OAuth 2.0 client").
 //!
 //! # Refreshing
 //!

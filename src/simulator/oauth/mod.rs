@@ -12,7 +12,7 @@
 //! `{access_token, id_token, refresh_token, scope, expires_in, token_type: "Bearer"}`; errors
 //! `{error, error_description}`. Access tokens join the tenant's token table, so the
 //! Integration API accepts them under `AnaplanAuthToken` and `Bearer`, they expire with the
-//! `token-ttl` fault and [`SimulatorHandle::expire_tokens`], and `issued_tokens` lists them.
+//! `token-ttl` fault and [`SimulatorHandle::expire_tokens`](super::SimulatorHandle::expire_tokens), and `issued_tokens` lists them.
 //! The `rate-limit` and `server-error` faults apply to these calls too, before anything happens.
 //!
 //! What is unconfirmed about the live service (the status of `authorization_pending`, whether a
@@ -557,7 +557,7 @@ impl super::SimulatorHandle {
     }
 
     /// Parks successful refresh answers at `hold` (or stops parking with `None`); parked
-    /// answers wait for [`SimulatorHandle::release_refreshes`].
+    /// answers wait for [`SimulatorHandle::release_refreshes`](super::SimulatorHandle::release_refreshes).
     pub fn hold_refreshes(&self, hold: Option<RefreshHold>) {
         self.shared.lock().oauth.hold = hold;
     }
