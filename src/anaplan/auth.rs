@@ -51,7 +51,7 @@ pub enum Credentials {
     /// A CA-issued certificate and its private key.
     Certificate(Box<CertificateCredentials>),
     /// An OAuth device-grant client and its refresh token ([`super::oauth`]).
-    OAuth(super::oauth::OAuthCredentials),
+    OAuth(super::oauth::credentials::OAuthCredentials),
 }
 
 /// A certificate and the private key that signs the nonce, parsed and checked.

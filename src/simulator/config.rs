@@ -99,7 +99,7 @@ pub struct SimulatorConfig {
     /// Workspaces, with their models and exports.
     pub workspaces: Vec<WorkspaceConfig>,
     /// The OAuth service: device-grant clients and refresh-token behaviour (`[oauth]`).
-    pub oauth: super::oauth::OAuthConfig,
+    pub oauth: super::oauth::config::OAuthConfig,
 }
 
 /// A user.
@@ -238,7 +238,7 @@ impl SimulatorConfig {
             faults: FaultSpec::default(),
             users: Vec::new(),
             workspaces: Vec::new(),
-            oauth: super::oauth::OAuthConfig::default(),
+            oauth: super::oauth::config::OAuthConfig::default(),
         }
     }
 

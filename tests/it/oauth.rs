@@ -641,3 +641,26 @@ async fn simulator_command_serves_the_oauth_client_of_its_flags() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_apply_to_the_oauth_service_and_are_retried() {
+    let mut config = tenant(OAuthClientConfig::device(CLIENT));
+    config.faults = "rate-limit=0.3,server-error=0.1,retry-after=50ms,retry-after-form=seconds"
+        .parse()
+        .unwrap();
+    config.oauth.access_token_ttl = Some(Duration::from_secs(2));
+    let sim = sim::start(config).await;
+    let home = tempdir();
+    let r = login(&sim, home.path()).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let out = home.path().join("x.parquet");
+    let r = export(&mut command(&sim, home.path()), &out).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let faulted = sim
+        .requests()
+        .iter()
+        .filter(|q| q.path.starts_with("/oauth/") && matches!(q.status, 429 | 500 | 503))
+        .count();
+    assert!(faulted >= 1, "no fault reached the OAuth service");
+    assert_eq!(sim.oauth_counters().refused_refreshes, 0);
+}

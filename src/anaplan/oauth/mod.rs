@@ -54,7 +54,6 @@
 //! of the run only, with a warning, since the variable cannot be updated — use a token file
 //! (a writable volume) with rotatable clients.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -67,8 +66,11 @@ use crate::error::{Error, Result};
 use crate::retry::{Failure, FailureKind, RetryState};
 use crate::secret::Secret;
 
+pub(crate) mod credentials;
 mod device;
 pub(crate) mod token_file;
+
+pub use credentials::{OAuthCredentials, RefreshSource};
 
 pub use device::{DevicePrompt, LoginOutcome, LogoutOutcome};
 pub use token_file::default_path;
@@ -78,26 +80,6 @@ pub const DEFAULT_OAUTH_URL: &str = "https://us1a.app.anaplan.com";
 
 /// The scope every client asks for (`offline_access` brings the refresh token).
 const SCOPE: &str = "openid profile email offline_access";
-
-/// Where the refresh token comes from.
-#[derive(Clone, Debug)]
-pub enum RefreshSource {
-    /// A token file, read (and rewritten when rotated) under its lock.
-    File(PathBuf),
-    /// The token itself (`ANAPLAN_REFRESH_TOKEN`); a rotated one lives in memory only.
-    Value(Secret),
-}
-
-/// OAuth device-grant credentials. `Debug` is derived: a token held here is a [`Secret`].
-#[derive(Clone, Debug)]
-pub struct OAuthCredentials {
-    /// The OAuth client id (not a secret).
-    pub client_id: String,
-    /// The OAuth service's base URL.
-    pub oauth_url: String,
-    /// Where the refresh token is.
-    pub source: RefreshSource,
-}
 
 /// The token answer.
 #[derive(Deserialize)]
