@@ -449,7 +449,7 @@ async fn access_token_expiring_mid_export_is_refreshed() {
     let want = baseline(&sim, home.path()).await;
     let token = logged_in(&sim, home.path()).await;
     let refreshes = sim.oauth_counters().refreshes;
-    let expirer = expire_tokens_during_download(&sim, 3, true);
+    let expirer = expire_tokens_during_download(&sim, 3, false);
     let out = home.path().join("mid.parquet");
     let r = export(&mut command(&sim, home.path()), &out).await;
     expirer.abort();
@@ -518,7 +518,7 @@ async fn oauth_secrets_never_show_at_any_verbosity() {
         run(command(&sim, home.path()).args(["login", "-vv"]), LIMIT).await,
     ));
     let token = default_token_file(home.path());
-    let expirer = expire_tokens_during_download(&sim, 3, true);
+    let expirer = expire_tokens_during_download(&sim, 3, false);
     std::fs::create_dir_all(home.path().join("out")).unwrap();
     let out = home.path().join("out").join("x.parquet");
     let mut cmd = command(&sim, home.path());
