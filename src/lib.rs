@@ -58,7 +58,7 @@
 //! | [`export`] | one export end to end: resolve names, run or adopt the task, download, convert |
 //! | [`jobs`] | many exports from one jobs file: checks, scheduling, shards, manifests |
 //! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
-//! | [`anaplan`] | the Anaplan client: authentication, discovery, export tasks, chunks |
+//! | [`anaplan`] | the Anaplan client: authentication (password, certificate, OAuth), discovery, export tasks, chunks |
 //! | [`convert`] | the engine: `text` (transcode, CSV decoder, reader), `schema` (types, inference, plan, typing), `encode`, the pipeline, spool and replay |
 //! | [`sink`] | local paths and object-store URLs: atomic publish, abort, append datasets, manifests |
 //! | [`error`] | the error type, its structured payloads, and the exit codes |
@@ -72,8 +72,8 @@
 //!   `generate` commands (brings in axum).
 //! - `certificate` (default; implied by `simulator`): certificate sign-in (rsa, x509-cert).
 //!
-//! `cargo build --no-default-features` builds the library and the CLI with password sign-in
-//! only.
+//! `cargo build --no-default-features` builds the library and the CLI with password and OAuth
+//! sign-in only.
 
 #![deny(missing_docs)]
 

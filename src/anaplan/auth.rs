@@ -50,6 +50,8 @@ pub enum Credentials {
     },
     /// A CA-issued certificate and its private key.
     Certificate(Box<CertificateCredentials>),
+    /// An OAuth device-grant client and its refresh token ([`super::oauth`]).
+    OAuth(super::oauth::credentials::OAuthCredentials),
 }
 
 /// A certificate and the private key that signs the nonce, parsed and checked.
@@ -347,6 +349,8 @@ pub(crate) struct TokenState {
     pub generation: u64,
     /// Sign-ins so far (authenticate calls that succeeded).
     pub sign_ins: u64,
+    /// OAuth: the refresh token Anaplan rotated an environment-given one to (this run only).
+    pub oauth_refresh: Option<Secret>,
 }
 
 impl AnaplanClient {
@@ -359,7 +363,9 @@ impl AnaplanClient {
             if now < token.refresh_at {
                 return Ok(token);
             }
-            if now < token.expires_at {
+            // OAuth access tokens are renewed with the refresh token (a sign-in), not here.
+            let oauth = matches!(self.inner.credentials, Credentials::OAuth(_));
+            if now < token.expires_at && !oauth {
                 match Box::pin(self.refresh(&token)).await {
                     Ok((value, lifetime)) => {
                         tracing::debug!("token refreshed; valid for {}s", lifetime.as_secs());
@@ -369,7 +375,7 @@ impl AnaplanClient {
                     }
                     Err(e) => tracing::info!("refreshing the token failed ({e}); signing in again"),
                 }
-            } else {
+            } else if !oauth {
                 tracing::info!("the token has expired; signing in again");
             }
         }
@@ -400,7 +406,10 @@ impl AnaplanClient {
     }
 
     async fn sign_in(&self, state: &mut TokenState) -> Result<Token> {
-        let (value, lifetime) = self.authenticate().await?;
+        let (value, lifetime) = match &self.inner.credentials {
+            Credentials::OAuth(_) => self.oauth_access_token(&mut state.oauth_refresh).await?,
+            _ => self.authenticate().await?,
+        };
         state.generation += 1;
         state.sign_ins += 1;
         let token = Token::new(value, lifetime, state.generation);
@@ -417,6 +426,11 @@ impl AnaplanClient {
             Credentials::Basic { username, password } => (basic_header(username, password), None),
             Credentials::Certificate(c) => {
                 (Secret::new(c.header()), Some(c.body(SystemTime::now())?))
+            }
+            Credentials::OAuth(_) => {
+                return Err(Error::Internal(
+                    "OAuth credentials sign in with their refresh token".into(),
+                ));
             }
         };
         let call = Call {
@@ -474,6 +488,10 @@ impl AnaplanClient {
     /// A later call signs in again.
     pub async fn logout(&self) {
         let token = self.inner.tokens.lock().await.token.take();
+        // An OAuth access token simply expires; the refresh token must outlive the run.
+        if matches!(self.inner.credentials, Credentials::OAuth(_)) {
+            return;
+        }
         let Some(token) = token else { return };
         let call = Call {
             method: reqwest::Method::POST,

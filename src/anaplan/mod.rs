@@ -12,6 +12,7 @@
 //! | module | job |
 //! |---|---|
 //! | `auth` | credentials, sign-in (basic and CA certificate), token refresh, logout |
+//! | [`oauth`] | OAuth 2.0: the device grant (`login`), refresh tokens and their token file |
 //! | [`model`] | the API's JSON, read leniently (open enums, v2.0 envelope or v1.3 bare) |
 //! | `discovery` | workspaces, models, exports, files, chunks; paging; names or ids |
 //! | `lenient` | the one lenient field reader behind [`model`] |
@@ -39,9 +40,11 @@ mod auth;
 pub(crate) mod discovery;
 mod lenient;
 pub mod model;
+pub mod oauth;
 pub mod task;
 
 pub use auth::{CertificateCredentials, Credentials};
+pub use oauth::{DEFAULT_OAUTH_URL, OAuthCredentials, RefreshSource};
 
 /// The default Integration API host.
 pub const DEFAULT_API_URL: &str = "https://api.anaplan.com";
@@ -251,6 +254,9 @@ impl AnaplanClient {
     pub fn new(config: ConnectionConfig) -> Result<Self> {
         let api_root = parse_base_url(&config.api_url, "--api-url")?;
         let auth_base = parse_base_url(&config.auth_url, "--auth-url")?;
+        if let Credentials::OAuth(c) = &config.credentials {
+            parse_base_url(&c.oauth_url, "--oauth-url")?;
+        }
         let mut api_base = api_root;
         api_base
             .path_segments_mut()
@@ -264,6 +270,12 @@ impl AnaplanClient {
                 return Err(Error::usage(
                     "API 1.3 supports only basic authentication (user name and password); use \
                      --api-version 2.0 with a certificate",
+                ));
+            }
+            (Credentials::OAuth(_), ApiVersion::V1_3) => {
+                return Err(Error::usage(
+                    "API 1.3 supports only basic authentication (user name and password); use \
+                     --api-version 2.0 with OAuth",
                 ));
             }
             _ => None,

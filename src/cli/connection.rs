@@ -55,6 +55,25 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, value_name = "PEM")]
     pub private_key: Option<PathBuf>,
 
+    /// OAuth device-grant client id, for OAuth sign-in after `login` [env:
+    /// ANAPLAN_OAUTH_CLIENT_ID].
+    #[arg(long, value_name = "ID")]
+    pub oauth_client_id: Option<String>,
+
+    /// File holding the OAuth refresh token (private, 0600) [env: ANAPLAN_REFRESH_TOKEN_FILE]
+    /// [default: ~/.config/anaplan-parquet/oauth-ID.json]. Or the token itself in
+    /// ANAPLAN_REFRESH_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// OAuth service base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "OAuth service base URL [env: ANAPLAN_OAUTH_URL] [default: https://us1a.app.anaplan.com]"
+    )]
+    pub oauth_url: Option<String>,
+
     /// TOML file with connection settings and defaults [env: ANAPLAN_PARQUET_CONFIG].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -88,6 +107,9 @@ impl ConnectionArgs {
             password_file: self.password_file.clone(),
             certificate: self.certificate.clone(),
             private_key: self.private_key.clone(),
+            oauth_client_id: self.oauth_client_id.clone(),
+            token_file: self.token_file.clone(),
+            oauth_url: self.oauth_url.clone(),
             config: self.config.clone(),
             max_retries: self.max_retries,
             retry_timeout: self.retry_timeout.clone(),

@@ -28,6 +28,7 @@ pub(crate) mod engine_args;
 pub(crate) mod export;
 #[cfg(feature = "simulator")]
 pub(crate) mod generate;
+pub(crate) mod login;
 pub(crate) mod output_args;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
@@ -79,6 +80,10 @@ pub(crate) enum Command {
     Files(discovery::FilesArgs),
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
+    /// Sign in with OAuth (device grant) once and save the refresh token for later runs.
+    Login(login::LoginArgs),
+    /// Revoke the saved OAuth refresh token and delete its file.
+    Logout(login::LogoutArgs),
     /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
     #[cfg(feature = "simulator")]
     Generate(generate::GenerateArgs),
@@ -122,6 +127,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Exports(args) => discovery::run_exports(args, &global).await,
         Command::Files(args) => discovery::run_files(args, &global).await,
         Command::Run(args) => run::run(args, &global).await,
+        Command::Login(args) => login::run_login(args, &global).await,
+        Command::Logout(args) => login::run_logout(args, &global).await,
         #[cfg(feature = "simulator")]
         Command::Generate(args) => generate::run(args, &global).await,
         #[cfg(feature = "simulator")]

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
 use crate::simulator::{
-    DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig,
+    DEFAULT_PASSWORD, DEFAULT_ROWS, DEFAULT_USERNAME, FaultSpec, OAuthClientConfig, Simulator,
+    SimulatorConfig,
 };
 use crate::units::{parse_duration, parse_size};
 
@@ -73,6 +74,21 @@ pub struct SimulatorArgs {
     /// benchmarks).
     #[arg(long)]
     pub no_gzip: bool,
+
+    /// Register an OAuth device-grant client with this id (served at `/oauth/...`): its codes
+    /// are approved after the second poll, and it gets rotatable refresh tokens.
+    #[arg(long, value_name = "ID")]
+    pub oauth_client_id: Option<String>,
+
+    /// How the `--oauth-client-id` client's device codes are answered: `after=N` (approved once
+    /// N polls got `authorization_pending`), `deny`, or `manual`.
+    #[arg(long, value_name = "deny|after=N", requires = "oauth_client_id")]
+    pub oauth_approve: Option<String>,
+
+    /// The `--oauth-client-id` client gets non-rotatable refresh tokens (never expire, never
+    /// replaced).
+    #[arg(long, requires = "oauth_client_id")]
+    pub oauth_non_rotatable: bool,
 }
 
 fn parse_size_arg(s: &str) -> std::result::Result<u64, String> {
@@ -116,6 +132,19 @@ impl SimulatorArgs {
         if self.no_gzip {
             config.gzip = false;
         }
+        if let Some(id) = &self.oauth_client_id {
+            let mut client = OAuthClientConfig::device(id.clone());
+            if let Some(approve) = &self.oauth_approve {
+                client.approve = approve
+                    .parse()
+                    .map_err(|e: Error| Error::usage(format!("--oauth-approve: {e}")))?;
+            }
+            if self.oauth_non_rotatable {
+                client = client.non_rotatable();
+            }
+            config.oauth.clients.retain(|c| c.client_id != *id);
+            config.oauth.clients.push(client);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -154,6 +183,22 @@ fn describe(handle: &crate::simulator::SimulatorHandle, default_password: bool) 
             (None, _) => "certificate",
         };
         lines.push(format!("user {} ({how})", u.username));
+    }
+    for c in &config.oauth.clients {
+        let approve = match c.approve {
+            crate::simulator::Approval::AfterPolls(n) => format!("approved after {n} polls"),
+            crate::simulator::Approval::Deny => "denied".to_owned(),
+            crate::simulator::Approval::Manual => "approved by hand".to_owned(),
+        };
+        let tokens = if c.rotatable {
+            "rotatable"
+        } else {
+            "non-rotatable"
+        };
+        lines.push(format!(
+            "oauth client {} (device grant, {approve}, {tokens} refresh tokens)",
+            c.client_id
+        ));
     }
     if default_password {
         lines.push(format!("password {DEFAULT_PASSWORD:?} (the demo default; set --password or ANAPLAN_SIM_PASSWORD)"));

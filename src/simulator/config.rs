@@ -41,6 +41,9 @@
 //! chunk_size = "10MiB"                # 10MB is 10,000,000 bytes, 10MiB 10,485,760
 //! faults = "task-fail"
 //! # content_file = "corpus/ragged.csv"  # serve this file's bytes exactly, instead of rows
+//!
+//! [[oauth.clients]]                   # OAuth device-grant clients; see `simulator::oauth::config`
+//! client_id = "0123456789abcdef0123456789abcdef"
 //! ```
 //!
 //! Users' `profile`, a model's `imports`, `processes` and `actions`, and `export_result` are
@@ -104,6 +107,8 @@ pub struct SimulatorConfig {
     pub users: Vec<UserConfig>,
     /// Workspaces, with their models and exports.
     pub workspaces: Vec<WorkspaceConfig>,
+    /// The OAuth service: device-grant clients and refresh-token behaviour (`[oauth]`).
+    pub oauth: super::oauth::config::OAuthConfig,
 }
 
 /// A user.
@@ -247,6 +252,7 @@ impl SimulatorConfig {
             export_result: ExportResultForm::default(),
             users: Vec::new(),
             workspaces: Vec::new(),
+            oauth: super::oauth::config::OAuthConfig::default(),
         }
     }
 
@@ -460,7 +466,7 @@ impl SimulatorConfig {
         if self.page_size == 0 {
             return Err(Error::usage("page_size must be at least 1"));
         }
-        Ok(())
+        self.oauth.validate()
     }
 }
 
@@ -517,6 +523,7 @@ struct RawConfig {
     users: Vec<RawUser>,
     #[serde(default)]
     workspaces: Vec<RawWorkspace>,
+    oauth: Option<super::oauth::config::RawOAuth>,
 }
 
 #[derive(Deserialize)]
@@ -651,6 +658,9 @@ impl RawConfig {
         }
         if let Some(r) = &self.export_result {
             config.export_result = ExportResultForm::parse(r)?;
+        }
+        if let Some(oauth) = self.oauth {
+            config.oauth = oauth.into_config()?;
         }
         for u in self.users {
             let mut certificates = Vec::new();

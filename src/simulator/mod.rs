@@ -72,6 +72,7 @@
 //! | `mod.rs` | [`Simulator`] and the [`SimulatorHandle`] that observes and steers it |
 //! | `server.rs` | the router: every request to the auth service or the API, then logged |
 //! | `auth.rs` | the auth service: sign-in (Basic, certificate), refresh, validate, logout |
+//! | [`oauth`] | the OAuth 2.0 service: device grant, refresh-token rotation, revocation |
 //! | `api/` | the Integration API: discovery, exports and tasks, files and chunks, users, imports, processes and actions |
 //! | `http.rs` | the endpoints' toolkit: request context, JSON and error answers, downloads |
 //! | `body.rs` | download body transformations: cut short, trickled, gzip |
@@ -119,6 +120,7 @@ mod faults;
 mod format;
 mod http;
 mod objects;
+pub mod oauth;
 mod server;
 mod state;
 mod tasks;
@@ -134,6 +136,7 @@ pub use objects::{
     ActionConfig, ExportResultForm, ImportConfig, LOGIN_DATE_FORMAT, ModelActions, ProcessConfig,
     UserProfile,
 };
+pub use oauth::{Approval, OAuthClientConfig, OAuthConfig, OAuthCounters, RefreshHold};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
 use conn::SimListener;

@@ -13,7 +13,7 @@ use super::conn::{ConnInfo, SimListener};
 use super::faults::FaultKind;
 use super::http::{Ctx, error};
 use super::state::{RequestRecord, Shared};
-use super::{api, auth};
+use super::{api, auth, oauth};
 
 /// Serves `shared`'s simulator on `listener` until its stop token is cancelled.
 pub(crate) fn serve(listener: SimListener, shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
@@ -68,6 +68,8 @@ async fn handle(
     };
     let response = if path == "/token" || path.starts_with("/token/") {
         auth::handle(&ctx, body).await
+    } else if path.starts_with("/oauth/") {
+        oauth::handle(&ctx, body).await
     } else if let Some(rest) = path.strip_prefix("/2/0") {
         api::handle(&ctx, api::Version::V2, rest, body).await
     } else if let Some(rest) = path.strip_prefix("/1/3") {

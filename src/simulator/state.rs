@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub seen_nonces: HashSet<Vec<u8>>,
     pub counters: Counters,
     pub requests: VecDeque<RequestRecord>,
+    /// Device codes and refresh tokens of the OAuth service.
+    pub oauth: super::oauth::state::OAuthState,
 }
 
 /// Most request records kept (the oldest are dropped).
@@ -202,6 +204,7 @@ impl Shared {
                 seen_nonces: HashSet::new(),
                 counters: Counters::default(),
                 requests: VecDeque::new(),
+                oauth: super::oauth::state::OAuthState::default(),
             }),
             contents: Mutex::new(HashMap::new()),
             bandwidth,

@@ -16,6 +16,7 @@ mod layout;
 mod local_targets;
 mod locations;
 mod memory;
+mod oauth;
 mod promises;
 mod secrets;
 mod sim_endpoints;

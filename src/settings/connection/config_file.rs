@@ -32,6 +32,12 @@ pub(crate) struct ConfigFile {
     pub private_key: Option<PathBuf>,
     /// Name of an environment variable holding the private key's passphrase.
     pub private_key_passphrase_env: Option<String>,
+    /// OAuth device-grant client id.
+    pub oauth_client_id: Option<String>,
+    /// File holding the OAuth refresh token.
+    pub token_file: Option<PathBuf>,
+    /// OAuth service base URL.
+    pub oauth_url: Option<String>,
     /// Default workspace.
     pub workspace: Option<String>,
     /// Default model.
@@ -97,6 +103,7 @@ impl ConfigFile {
             &mut self.password_file,
             &mut self.certificate,
             &mut self.private_key,
+            &mut self.token_file,
         ]
         .into_iter()
         .flatten()

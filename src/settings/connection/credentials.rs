@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{ConfigFile, ConnectionSettings, Context};
-use crate::anaplan::{CertificateCredentials, Credentials};
+use crate::anaplan::{
+    CertificateCredentials, Credentials, DEFAULT_OAUTH_URL, OAuthCredentials, RefreshSource,
+};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -22,6 +24,7 @@ pub(super) fn credentials(
         username: Option<String>,
         certificate: Option<PathBuf>,
         private_key: Option<PathBuf>,
+        oauth_client_id: Option<String>,
     }
     let levels = [
         Level {
@@ -29,24 +32,41 @@ pub(super) fn credentials(
             username: flags.username.clone(),
             certificate: flags.certificate.clone(),
             private_key: flags.private_key.clone(),
+            oauth_client_id: flags.oauth_client_id.clone(),
         },
         Level {
             name: "the environment",
             username: env("ANAPLAN_USERNAME"),
             certificate: env("ANAPLAN_CERTIFICATE").map(PathBuf::from),
             private_key: env("ANAPLAN_PRIVATE_KEY").map(PathBuf::from),
+            oauth_client_id: env("ANAPLAN_OAUTH_CLIENT_ID"),
         },
         Level {
             name: "the config file",
             username: file.username.clone(),
             certificate: file.certificate.clone(),
             private_key: file.private_key.clone(),
+            oauth_client_id: file.oauth_client_id.clone(),
         },
     ];
     // A key without its certificate is useless at any level; fill the key from lower levels
     // only for a certificate found at a higher one.
     let any_key = || levels.iter().find_map(|l| l.private_key.clone());
     for level in &levels {
+        if let Some(client_id) = &level.oauth_client_id {
+            if level.username.is_some() || level.certificate.is_some() {
+                return Err(Error::usage(format!(
+                    "{} gives both an OAuth client id and a {}; choose one",
+                    level.name,
+                    if level.username.is_some() {
+                        "user name"
+                    } else {
+                        "certificate"
+                    }
+                )));
+            }
+            return oauth_credentials(client_id, flags, file, env);
+        }
         match (&level.certificate, &level.username) {
             (Some(_), Some(_)) => {
                 return Err(Error::usage(format!(
@@ -72,8 +92,50 @@ pub(super) fn credentials(
     }
     Err(Error::usage(
         "no Anaplan credentials: set ANAPLAN_USERNAME and ANAPLAN_PASSWORD (or --username with \
-         --password-file), or --certificate and --private-key",
+         --password-file), --certificate and --private-key, or --oauth-client-id (after `login`)",
     ))
+}
+
+/// OAuth credentials: the refresh token from `--token-file`, `ANAPLAN_REFRESH_TOKEN` (the
+/// token itself), `ANAPLAN_REFRESH_TOKEN_FILE`, the config file's `token_file`, or the default
+/// token file of the client. The file is read when the token is first needed.
+fn oauth_credentials(
+    client_id: &str,
+    flags: &ConnectionSettings,
+    file: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials> {
+    let client_id = client_id.trim();
+    if client_id.is_empty() || client_id.chars().any(char::is_whitespace) {
+        return Err(Error::usage(
+            "the OAuth client id must be non-empty and without spaces",
+        ));
+    }
+    let source = if let Some(path) = &flags.token_file {
+        RefreshSource::File(path.clone())
+    } else if let Some(token) = env("ANAPLAN_REFRESH_TOKEN") {
+        RefreshSource::Value(Secret::new(token.trim()))
+    } else if let Some(path) = env("ANAPLAN_REFRESH_TOKEN_FILE") {
+        RefreshSource::File(PathBuf::from(path))
+    } else if let Some(path) = &file.token_file {
+        RefreshSource::File(path.clone())
+    } else {
+        RefreshSource::File(crate::anaplan::oauth::default_path(client_id, env)?)
+    };
+    let oauth_url = [
+        flags.oauth_url.clone(),
+        env("ANAPLAN_OAUTH_URL"),
+        file.oauth_url.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|v| !v.trim().is_empty())
+    .unwrap_or_else(|| DEFAULT_OAUTH_URL.to_owned());
+    Ok(Credentials::OAuth(OAuthCredentials {
+        client_id: client_id.to_owned(),
+        oauth_url,
+        source,
+    }))
 }
 
 /// The password: `--password-file`, `ANAPLAN_PASSWORD`, `ANAPLAN_PASSWORD_FILE`, the config

@@ -19,6 +19,9 @@
 //! # certificate = "cert.pem"                  # or certificate auth
 //! # private_key = "key.pem"                   # passphrase: ANAPLAN_PRIVATE_KEY_PASSPHRASE,
 //! # private_key_passphrase_env = "KEY_PASS"   # or the variable named here
+//! # oauth_client_id = "0123456789abcdef0123456789abcdef"  # or OAuth (after `login`)...
+//! # token_file = "/home/me/.config/anaplan-parquet/oauth-ID.json"  # ...its refresh token
+//! # oauth_url = "https://us1a.app.anaplan.com"
 //! workspace = "Finance"                       # defaults for --workspace and --model
 //! model = "FP&A"
 //! max_retries = 10
@@ -65,6 +68,12 @@ pub(crate) struct ConnectionSettings {
     pub certificate: Option<PathBuf>,
     /// Private key PEM.
     pub private_key: Option<PathBuf>,
+    /// OAuth device-grant client id.
+    pub oauth_client_id: Option<String>,
+    /// File holding the OAuth refresh token.
+    pub token_file: Option<PathBuf>,
+    /// OAuth service base URL.
+    pub oauth_url: Option<String>,
     /// The config file to read (else `ANAPLAN_PARQUET_CONFIG`, else none).
     pub config: Option<PathBuf>,
     /// `max_retries`: retries of a failed request.
@@ -237,7 +246,7 @@ pub(crate) fn basic(r: &Resolved) -> (String, String) {
         crate::anaplan::Credentials::Basic { username, password } => {
             (username.clone(), password.expose().to_owned())
         }
-        crate::anaplan::Credentials::Certificate(_) => panic!("expected basic"),
+        _ => panic!("expected basic"),
     }
 }
 
@@ -249,6 +258,90 @@ mod tests {
     use super::*;
     use crate::anaplan::Credentials;
     use crate::error::Error;
+
+    #[test]
+    fn oauth_credentials_from_each_level() {
+        use crate::anaplan::RefreshSource;
+        let resolve = |given: ConnectionSettings, file: ConfigFile, vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let env = move |k: &str| vars.get(k).cloned();
+            let cx = Context {
+                env: &env,
+                prompt: &|_| None,
+            };
+            given.resolve_with_file(file, &cx)
+        };
+        let oauth = |r: Result<Resolved>| match r.unwrap().config.credentials {
+            Credentials::OAuth(c) => c,
+            other => panic!("expected OAuth, got {other:?}"),
+        };
+        // Environment: the client id, the default token file under XDG_CONFIG_HOME.
+        let c = oauth(resolve(
+            ConnectionSettings::default(),
+            ConfigFile::default(),
+            &[
+                ("ANAPLAN_OAUTH_CLIENT_ID", "cid"),
+                ("XDG_CONFIG_HOME", "/cfg"),
+            ],
+        ));
+        assert_eq!(c.client_id, "cid");
+        assert_eq!(c.oauth_url, crate::anaplan::DEFAULT_OAUTH_URL);
+        assert!(
+            matches!(&c.source, RefreshSource::File(p) if p == Path::new("/cfg/anaplan-parquet/oauth-cid.json")),
+            "{c:?}"
+        );
+        // The token itself in the environment wins over a token file from the environment or
+        // the file, and never shows in Debug.
+        let file = ConfigFile {
+            oauth_client_id: Some("cid".into()),
+            token_file: Some("/jobs/t.json".into()),
+            oauth_url: Some("http://o".into()),
+            ..ConfigFile::default()
+        };
+        let c = oauth(resolve(
+            ConnectionSettings::default(),
+            file.clone(),
+            &[("ANAPLAN_REFRESH_TOKEN", "rt-secret-1"), ("HOME", "/h")],
+        ));
+        assert!(matches!(&c.source, RefreshSource::Value(v) if v.expose() == "rt-secret-1"));
+        assert!(!format!("{c:?}").contains("rt-secret-1"));
+        assert_eq!(c.oauth_url, "http://o");
+        // The config file's token file, then a flag above everything.
+        let c = oauth(resolve(ConnectionSettings::default(), file.clone(), &[]));
+        assert!(matches!(&c.source, RefreshSource::File(p) if p == Path::new("/jobs/t.json")));
+        let flags = ConnectionSettings {
+            token_file: Some("/flag.json".into()),
+            oauth_url: Some("http://flag".into()),
+            ..ConnectionSettings::default()
+        };
+        let c = oauth(resolve(flags, file, &[("ANAPLAN_REFRESH_TOKEN", "x")]));
+        assert!(matches!(&c.source, RefreshSource::File(p) if p == Path::new("/flag.json")));
+        assert_eq!(c.oauth_url, "http://flag");
+        // A user and a client id at one level: choose one.
+        let e = resolve(
+            ConnectionSettings::default(),
+            ConfigFile::default(),
+            &[
+                ("ANAPLAN_OAUTH_CLIENT_ID", "cid"),
+                ("ANAPLAN_USERNAME", "u@x"),
+            ],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("choose one"), "{e}");
+        // A client id on the command line beats a user in the environment.
+        let flags = ConnectionSettings {
+            oauth_client_id: Some("cid".into()),
+            ..ConnectionSettings::default()
+        };
+        oauth(resolve(
+            flags,
+            ConfigFile::default(),
+            &[("ANAPLAN_USERNAME", "u@x"), ("HOME", "/h")],
+        ));
+    }
 
     #[test]
     fn a_bad_duration_is_named_by_its_level() {

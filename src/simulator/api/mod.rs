@@ -119,7 +119,7 @@ fn effective_faults(ctx: &Ctx, scope: Option<(&str, &[&str])>) -> FaultSpec {
 }
 
 /// A 429 or 5xx instead of the answer, when the dice say so.
-fn status_fault(ctx: &Ctx, faults: &FaultSpec) -> Option<Response> {
+pub(crate) fn status_fault(ctx: &Ctx, faults: &FaultSpec) -> Option<Response> {
     if faults.rate_limit > 0.0 && ctx.roll("rate-limit") < faults.rate_limit {
         let wait = faults.retry_after();
         let seconds = match faults.retry_after_form {
