@@ -216,7 +216,10 @@ pub fn chunk_gets(sim: &SimulatorHandle, status: Option<u16>) -> Vec<String> {
 
 /// Expires every token whenever `every` more chunks have been downloaded (counting from
 /// the chunk downloads the simulator has served so far; once, when `repeat` is false), until
-/// aborted.
+/// aborted. A repeated expiry also waits for the client to have signed in again since the last
+/// one: on a loaded machine `every` chunks can finish while one request is still signing in
+/// again, and expiring its fresh token before it is used tests the machine's load, not the
+/// client (tokens live 35 minutes in Anaplan).
 pub fn expire_tokens_during_download(
     sim: &Arc<SimulatorHandle>,
     every: usize,
@@ -226,14 +229,18 @@ pub fn expire_tokens_during_download(
     tokio::spawn(async move {
         let mut next = chunk_gets(&sim, Some(200)).len() + every;
         let mut expired = 0;
+        let mut signed_in_at_expiry = None;
         loop {
             let done = chunk_gets(&sim, Some(200)).len();
-            if done >= next {
+            let sign_ins = sim.counters().authentications;
+            let renewed = signed_in_at_expiry.is_none_or(|at| sign_ins > at);
+            if done >= next && renewed {
                 sim.expire_tokens();
                 expired += 1;
                 if !repeat {
                     return expired;
                 }
+                signed_in_at_expiry = Some(sim.counters().authentications);
                 next = done + every;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
