@@ -20,6 +20,12 @@ pub enum ObjectKind {
     Export,
     /// A file of a model.
     File,
+    /// A module of a model.
+    Module,
+    /// A view of a module (its default view or a saved one).
+    View,
+    /// A list of a model.
+    List,
 }
 
 impl fmt::Display for ObjectKind {
@@ -29,6 +35,9 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Model => "model",
             ObjectKind::Export => "export",
             ObjectKind::File => "file",
+            ObjectKind::Module => "module",
+            ObjectKind::View => "view",
+            ObjectKind::List => "list",
         })
     }
 }

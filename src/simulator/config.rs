@@ -50,6 +50,8 @@ use serde::Deserialize;
 
 use super::faults::FaultSpec;
 use super::format::{Encoding, FixedContent, Layout};
+pub use super::reads::config::{ModelReads, ReadsConfig, default_model_reads};
+use super::reads::config::{RawList, RawModule, RawReads, model_reads};
 use crate::error::{Error, Result};
 use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
 use crate::secret::Secret;
@@ -95,6 +97,8 @@ pub struct SimulatorConfig {
     pub users: Vec<UserConfig>,
     /// Workspaces, with their models and exports.
     pub workspaces: Vec<WorkspaceConfig>,
+    /// How view and list reads behave (`[reads]`).
+    pub reads: ReadsConfig,
 }
 
 /// A user.
@@ -157,6 +161,8 @@ pub struct ModelConfig {
     pub exports: Vec<ExportConfig>,
     /// Names of uploaded (import source) files listed with `chunkCount` 0.
     pub import_files: Vec<String>,
+    /// Modules (with their views) and lists.
+    pub reads: ModelReads,
 }
 
 /// An export action and the file it produces.
@@ -233,6 +239,7 @@ impl SimulatorConfig {
             faults: FaultSpec::default(),
             users: Vec::new(),
             workspaces: Vec::new(),
+            reads: ReadsConfig::default(),
         }
     }
 
@@ -311,6 +318,7 @@ impl SimulatorConfig {
                         active_state: "UNLOCKED".into(),
                         exports: vec![main, headcount, margin, empty],
                         import_files: vec!["Sales Upload.csv".into()],
+                        reads: default_model_reads(seed),
                     },
                     ModelConfig {
                         id: None,
@@ -318,6 +326,7 @@ impl SimulatorConfig {
                         active_state: "UNLOCKED".into(),
                         exports: vec![pipeline],
                         import_files: Vec::new(),
+                        reads: ModelReads::default(),
                     },
                 ],
             },
@@ -331,6 +340,7 @@ impl SimulatorConfig {
                     active_state: "UNLOCKED".into(),
                     exports: vec![inventory],
                     import_files: Vec::new(),
+                    reads: ModelReads::default(),
                 }],
             },
         ];
@@ -400,6 +410,10 @@ impl SimulatorConfig {
                         return Err(Error::usage(format!("model id {id} is used twice")));
                     }
                 }
+                m.reads
+                    .clone()
+                    .resolve()
+                    .map_err(|e| Error::usage(format!("model {:?}: {e}", m.name)))?;
                 let mut export_ids = std::collections::HashSet::new();
                 for e in &m.exports {
                     if let Some(id) = &e.id
@@ -435,6 +449,7 @@ impl SimulatorConfig {
         if self.page_size == 0 {
             return Err(Error::usage("page_size must be at least 1"));
         }
+        self.reads.validate()?;
         Ok(())
     }
 }
@@ -491,6 +506,7 @@ struct RawConfig {
     users: Vec<RawUser>,
     #[serde(default)]
     workspaces: Vec<RawWorkspace>,
+    reads: Option<RawReads>,
 }
 
 #[derive(Deserialize)]
@@ -525,6 +541,10 @@ struct RawModel {
     exports: Vec<RawExport>,
     #[serde(default)]
     import_files: Vec<String>,
+    #[serde(default)]
+    modules: Vec<RawModule>,
+    #[serde(default)]
+    lists: Vec<RawList>,
 }
 
 #[derive(Deserialize)]
@@ -615,6 +635,9 @@ impl RawConfig {
         }
         if let Some(f) = &self.faults {
             config.faults = f.parse()?;
+        }
+        if let Some(r) = self.reads {
+            config.reads = r.into_config()?;
         }
         for u in self.users {
             let mut certificates = Vec::new();
@@ -713,12 +736,19 @@ impl RawConfig {
                         name: e.name,
                     });
                 }
+                let reads = model_reads(
+                    m.modules,
+                    m.lists,
+                    seed.wrapping_add(((wi as u64) << 40) | ((mi as u64) << 20)),
+                )
+                .map_err(|e| Error::usage(format!("model {:?}: {e}", m.name)))?;
                 models.push(ModelConfig {
                     id: m.id,
                     name: m.name,
                     active_state: m.active_state.unwrap_or_else(|| "UNLOCKED".into()),
                     exports,
                     import_files: m.import_files,
+                    reads,
                 });
             }
             config.workspaces.push(WorkspaceConfig {

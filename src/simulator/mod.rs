@@ -111,6 +111,7 @@ mod content;
 mod faults;
 mod format;
 mod http;
+pub mod reads;
 mod server;
 mod state;
 mod tasks;

@@ -14,6 +14,7 @@
 //! | `discovery.rs` | workspaces and models |
 //! | `exports.rs` | export actions, their metadata, tasks, failure dumps, the model's status |
 //! | `files.rs` | files and their chunks |
+//! | `views.rs` | modules, views, lists; their transactional reads and read requests |
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -29,6 +30,7 @@ mod envelope;
 mod exports;
 mod files;
 mod scope;
+mod views;
 
 pub(crate) use envelope::Version;
 use scope::ModelScope;
@@ -185,6 +187,11 @@ async fn model_scoped(
     let Some(scope) = scope else {
         return error(ctx, StatusCode::NOT_FOUND, "Not Found");
     };
+    if let ["modules" | "views" | "lists", ..] = tail {
+        return views::handle(ctx, version, username, &scope, tail, faults, body)
+            .await
+            .unwrap_or_else(|| error(ctx, StatusCode::NOT_FOUND, "Not Found"));
+    }
     let m = &ctx.method;
     let get = *m == Method::GET;
     match tail {
