@@ -56,6 +56,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`export`] | one export end to end: resolve names, run or adopt the task, download, convert |
+//! | [`read`] | one view or list end to end: resolve names, a read request (or the transactional call), pages, convert, delete |
 //! | [`jobs`] | many exports from one jobs file: checks, scheduling, shards, manifests |
 //! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
 //! | [`anaplan`] | the Anaplan client: authentication, discovery, export tasks, chunks |
@@ -89,6 +90,7 @@ pub mod jobs;
 mod local_file;
 mod logging;
 mod progress;
+pub mod read;
 mod retry;
 mod secret;
 pub(crate) mod settings;

@@ -29,6 +29,7 @@ pub(crate) mod export;
 #[cfg(feature = "simulator")]
 pub(crate) mod generate;
 pub(crate) mod output_args;
+pub(crate) mod read;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulator;

@@ -92,7 +92,7 @@ impl ReadRequest {
                 successful: None,
             };
         }
-        let running = elapsed - self.start_delay;
+        let running = elapsed.saturating_sub(self.start_delay);
         let available = if self.page_interval.is_zero() {
             self.info.pages
         } else {
