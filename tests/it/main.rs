@@ -22,3 +22,4 @@ mod simulator;
 mod storage;
 mod support;
 mod uploads;
+mod views;
