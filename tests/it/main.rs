@@ -22,4 +22,5 @@ mod simulator;
 mod storage;
 mod support;
 mod uploads;
+mod view_conformance;
 mod views;
