@@ -158,7 +158,14 @@ pub(crate) async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCod
             .ok_or_else(|| Error::usage("--model is required (a name or an id)"))?;
         let job = args.job(workspace, model)?;
         if args.view.is_some() || args.list.is_some() {
-            return super::read::run(client, &args, job, &destination, options, &run, global).await;
+            let choice = super::read::ReadChoice {
+                view: args.view.as_deref(),
+                list: args.list.as_deref(),
+                read_mode: args.read_mode.as_deref(),
+                json: args.json,
+            };
+            return super::read::run(client, choice, job, &destination, options, &run, global)
+                .await;
         }
         let display = Display::start(&run.progress, global);
         let result = run_export(client, &job, &destination, options, &run, &|e| {

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use super::GlobalArgs;
 use super::discovery::write_stdout;
 use super::display::Display;
-use super::export::ExportArgs;
 use crate::anaplan::AnaplanClient;
 use crate::convert::{EngineOptions, Layout, RunContext};
 use crate::error::{Error, Result};
@@ -17,22 +16,35 @@ use crate::read::{ReadJob, ReadMode, ReadObject, ReadReport, ViewLayout, run_rea
 use crate::sink::Destination;
 use crate::source::pages::PageOptions;
 
+/// What `export` was asked to read instead of an export.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadChoice<'a> {
+    /// `--view`.
+    pub view: Option<&'a str>,
+    /// `--list`.
+    pub list: Option<&'a str>,
+    /// `--read-mode`.
+    pub read_mode: Option<&'a str>,
+    /// `--json`.
+    pub json: bool,
+}
+
 /// The read job of `args` (with `export`'s concurrency, polling and timeout in `job`).
 pub(crate) fn read_job(
-    args: &ExportArgs,
+    args: ReadChoice<'_>,
     job: &ExportJob,
     options: &EngineOptions,
 ) -> Result<ReadJob> {
-    let object = match (&args.view, &args.list) {
-        (Some(v), None) => ReadObject::View(v.clone()),
-        (None, Some(l)) => ReadObject::List(l.clone()),
+    let object = match (args.view, args.list) {
+        (Some(v), None) => ReadObject::View(v.to_owned()),
+        (None, Some(l)) => ReadObject::List(l.to_owned()),
         _ => {
             return Err(Error::usage(
                 "give exactly one of --export, --view and --list",
             ));
         }
     };
-    let mode = match &args.read_mode {
+    let mode = match args.read_mode {
         None => ReadMode::Auto,
         Some(m) => m
             .parse()
@@ -57,7 +69,7 @@ pub(crate) fn read_job(
 /// Runs the read and prints its report.
 pub(crate) async fn run(
     client: &AnaplanClient,
-    args: &ExportArgs,
+    args: ReadChoice<'_>,
     job: ExportJob,
     destination: &Destination,
     options: EngineOptions,

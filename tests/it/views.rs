@@ -600,3 +600,86 @@ async fn keep_alive_outlasts_the_inactivity_expiry() {
     assert!(requests[0].expired, "{requests:?}");
     assert!(requests[1].deleted && !requests[1].expired, "{requests:?}");
 }
+
+/// The real binary: `export --view ... --json`, `views --json`, `lists`, and the flag rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_reads_views_and_lists() {
+    let sim = start().await;
+    let dir = support::tempdir();
+    let out = dir.path().join("cli.parquet");
+    let base = sim.base_url();
+    let cmd = move |args: &[&str]| {
+        let mut c = support::bin();
+        c.env("ANAPLAN_API_URL", &base)
+            .env("ANAPLAN_AUTH_URL", &base)
+            .env("ANAPLAN_USERNAME", sim::USER)
+            .env("ANAPLAN_PASSWORD", sim::PASSWORD)
+            .args(["-q"])
+            .args(args)
+            .args(["-w", WORKSPACE, "-m", MODEL]);
+        c
+    };
+    let run =
+        |mut c: std::process::Command| tokio::task::spawn_blocking(move || support::run(&mut c));
+    let o = run(cmd(&[
+        "export",
+        "--view",
+        PRICE_BOOK,
+        "--poll-interval",
+        "50ms",
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+    ]))
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(v["rows"], 240);
+    assert_eq!(v["anaplan"]["view"]["name"], PRICE_BOOK);
+    assert_eq!(v["anaplan"]["read_mode"], "large");
+    assert!(v["anaplan"]["read_request_id"].is_string());
+    let truth = sim
+        .view_table(
+            PRICE_BOOK,
+            anaplan_parquet::simulator::reads::ViewLayout::MultiColumn,
+        )
+        .unwrap();
+    assert_matches(&Parquet::read(&out).batches, &truth);
+
+    let o = run(cmd(&["views", "--json"])).await.unwrap();
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(v[0]["name"], REVENUE);
+    assert_eq!(v[0]["default"], true);
+    assert_eq!(v[0]["rows"][0]["name"], "Products");
+    assert_eq!(v[1]["module"], REVENUE);
+    let o = run(cmd(&["lists"])).await.unwrap();
+    let table = support::stdout(&o);
+    assert!(
+        table.contains("Employees") && table.contains("2501"),
+        "{table}"
+    );
+
+    // An unknown view lists the candidates; two of --export/--view/--list is a usage error.
+    let o = run(cmd(&["export", "--view", "Nope", "-o", "x.parquet"]))
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert!(support::stderr(&o).contains("\"REV02 Price Book\" (102000000001)"));
+    let o = run(cmd(&[
+        "export",
+        "-e",
+        "E",
+        "--list",
+        "L",
+        "-o",
+        "x.parquet",
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(cmd(&["export", "-o", "x.parquet"])).await.unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_all_deleted(&sim, 1);
+}
