@@ -262,7 +262,7 @@ mod tests {
         assert!(!r.is_done() && !r.has_failed());
         // Status: viewId a number; IN_PROGRESS with successful true means nothing.
         let r: ReadRequest = unwrap_object(
-            &json!({"viewReadRequest":{"requestId":"0A06","viewId":101000000014_u64,"requestState":"IN_PROGRESS",
+            &json!({"viewReadRequest":{"requestId":"0A06","viewId":101_000_000_014_u64,"requestState":"IN_PROGRESS",
                 "availablePages":50,"successful":true}}),
             "viewReadRequest",
             "get",

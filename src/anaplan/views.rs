@@ -14,7 +14,7 @@
 //!   `itemCount` (counting the top-level item), `properties[{name, format}]`,
 //!   `hasSelectiveAccess`, `parent{id, name}`, `subsets`; unset entries are left out.
 //!
-//! Collections are paged as every list call ([`AnaplanClient::get_list`]) and leave out their
+//! Collections are paged as every list call (`AnaplanClient::get_list`) and leave out their
 //! key when empty. Ids may arrive as numbers.
 
 use serde::{Deserialize, Serialize};
@@ -369,7 +369,7 @@ mod tests {
         let body = json!({"meta":{"paging":{"currentPageSize":3,"offset":0,"totalSize":3}},
             "status":{"code":200,"message":"Success"},
             "views":[{"code":"","id":"102000000000","name":"StrategicPlanning","moduleId":"102000000000"},
-                     {"code":"","id":207000000000_u64,"name":"StrategicPlanning.UK Financial forecast","moduleId":"102000000000"},
+                     {"code":"","id":207_000_000_000_u64,"name":"StrategicPlanning.UK Financial forecast","moduleId":"102000000000"},
                      {"code":"","id":"237000000001","name":"'StrategicPlanning/2020'.'accountSummary&overview/US$'","moduleId":"102000000001"}]});
         let views: Vec<View> = unwrap_list(&body, "views", "list").unwrap();
         assert!(views[0].is_default());
@@ -412,7 +412,7 @@ mod tests {
         assert_eq!(md.tabular_dimensions(), 3);
         // Axes with no dimension are left out.
         let md: ViewMetadata =
-            unwrap_object(&json!({"viewName":"x","viewId":1,"columns":[{"id":20000000012_u64,"name":"Line Items"}]}), "viewMetadata", "get").unwrap();
+            unwrap_object(&json!({"viewName":"x","viewId":1,"columns":[{"id":20_000_000_012_u64,"name":"Line Items"}]}), "viewMetadata", "get").unwrap();
         assert_eq!(md.tabular_dimensions(), 0);
 
         let md: ListMetadata = unwrap_object(
@@ -425,8 +425,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(md.properties[0].name, "Salesforce");
-        assert_eq!(md.parent.unwrap().name, "Organization");
         assert_eq!(md.text_columns(), 3);
+        assert_eq!(md.parent.unwrap().name, "Organization");
     }
 
     #[test]

@@ -61,7 +61,7 @@ async fn json_call(
     )
 }
 
-struct Model {
+struct Tenant {
     sim: SimulatorHandle,
     token: String,
     /// `/workspaces/{w}/models/{m}`.
@@ -69,7 +69,7 @@ struct Model {
     model_id: String,
 }
 
-async fn model() -> Model {
+async fn model() -> Tenant {
     let sim = sim::start_default().await;
     sim.set_reads(|r| {
         r.rows_per_page = 50;
@@ -80,7 +80,7 @@ async fn model() -> Model {
     let token = login_as(&sim, USER).await;
     let w = sim.workspace_id("Financial Planning").unwrap();
     let m = sim.model_id("FP&A").unwrap();
-    Model {
+    Tenant {
         base: format!("/workspaces/{w}/models/{m}"),
         model_id: m,
         sim,
@@ -88,7 +88,7 @@ async fn model() -> Model {
     }
 }
 
-impl Model {
+impl Tenant {
     async fn get(&self, tail: &str) -> (StatusCode, Value) {
         json_call(
             &self.sim,
