@@ -13,7 +13,7 @@
 //!    failed: delete it and start again), CANCELLING, CANCELLED. `successful` is read only
 //!    when COMPLETE (the docs' IN_PROGRESS example shows `true`); a missing `availablePages`
 //!    is 0; `viewId`/`listId` are JSON numbers here (read leniently).
-//! 3. `GET …/readRequests/{r}/pages/{k}` with `Accept: text/csv` ([`csv_accept`]): page `k`,
+//! 3. `GET …/readRequests/{r}/pages/{k}` with `Accept: text/csv` (`csv_accept`): page `k`,
 //!    0-based. Whether pages after 0 repeat the header, and whether a page can end inside a
 //!    record, is not known: see [`crate::source::pages`] for how both are read.
 //! 4. `DELETE …/readRequests/{r}`: 200 with the request (`CANCELLED` or `COMPLETE`). Pages
