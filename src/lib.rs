@@ -13,10 +13,12 @@
 //!  settings: flags and jobs-file keys, validated once into the options below
 //!               │                          │
 //!  export: resolve names, run the task ────┤         (convert: a local file or stdin)
+//!  read: a view or list: a read request ───┤         (pages as they become available)
 //!      │      anaplan: the HTTP client (auth, discovery, tasks, chunks); knows no Parquet
 //!      ▼
 //!  source ─ the input seam (`Source`): ordered byte pieces with their chunk, replayable
 //!      │    file · stdin · memory · an export's chunks downloaded concurrently, in order
+//!      │    · a read request's pages, downloaded as they become available, in order
 //!      ▼ bounded channel (backpressure)                                   [reader task]
 //!  convert ─ the engine                                                   [decode thread]
 //!      text: transcode to UTF-8 → push CSV decoder → TextReader (positions: chunk, line, column)

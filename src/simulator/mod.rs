@@ -27,6 +27,10 @@
 //!   An export may serve fixed bytes instead ([`ExportConfig::fixed`], `content_file` in a
 //!   config file), exactly as given, malformed or not: the bad-input corpus is served this way.
 //!
+//! - **Modules, views and lists** ([`reads`]): discovery, view and list metadata,
+//!   large-volume read requests (pages available over time, expiry, a concurrency cap, DELETE)
+//!   and the transactional reads, with a switch per open question of the API.
+//!
 //! # Faults
 //!
 //! `--faults` (and `faults` per export in a config file) takes comma-separated items:
@@ -74,6 +78,7 @@
 //! | `config.rs` | [`SimulatorConfig`] from code or TOML |
 //! | `content.rs`, `format.rs` | export files' bytes; their layout, encoding, fixed content |
 //! | `faults.rs` | [`FaultSpec`] and the deterministic fault decisions |
+//! | `reads/` | modules, views, lists: their config, generated records, read requests |
 //!
 //! # For tests
 //!

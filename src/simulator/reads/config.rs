@@ -573,6 +573,69 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_toml_reads() {
+        let text = r#"
+seed = 3
+[reads]
+rows_per_page = 500
+repeat_header = true
+page_jitter = "20ms"
+admin_only = true
+max_concurrent = 1
+
+[[workspaces]]
+name = "W"
+
+[[workspaces.models]]
+name = "M"
+
+[[workspaces.models.lists]]
+name = "Product Families"
+items = 5
+
+[[workspaces.models.lists]]
+name = "Products"
+items = 500
+parent = "Product Families"
+subsets = ["Favourites"]
+selective_access = true
+properties = [{ name = "Price", format = "NUMBER" }, { name = "Launch", format = "DATE" }]
+
+[[workspaces.models.modules]]
+name = "REV01 Revenue"
+dimensions = ["Products", "Time"]
+time_periods = 24
+line_items = [{ name = "Units", format = "INTEGER" }, { name = "Price", format = "NUMBER" }]
+views = [{ name = "Units only", line_items = ["Units"] }]
+read_fail = true
+"#;
+        let c = crate::simulator::SimulatorConfig::from_toml_str(text, std::path::Path::new("."))
+            .unwrap();
+        assert_eq!(c.reads.rows_per_page, 500);
+        assert!(c.reads.repeat_header && c.reads.admin_only);
+        assert_eq!(c.reads.page_jitter, Duration::from_millis(20));
+        assert_eq!(c.reads.max_concurrent, 1);
+        let r = &c.workspaces[0].models[0].reads;
+        assert_eq!(r.lists[1].parent.as_deref(), Some("Product Families"));
+        assert_eq!(r.lists[1].properties[1].format, CellFormat::Date);
+        assert!(r.lists[1].selective_access);
+        let m = &r.modules[0];
+        assert_eq!((m.time_periods, m.read_fail), (24, true));
+        assert_eq!(m.views[0].id.as_deref(), Some("1012000000000"));
+        // A view of a line item the module does not have, a parent that is no list.
+        for bad in [
+            text.replace("line_items = [\"Units\"]", "line_items = [\"Nope\"]"),
+            text.replace("parent = \"Product Families\"", "parent = \"Nope\""),
+            text.replace("format = \"DATE\"", "format = \"MONEY\""),
+        ] {
+            assert!(
+                crate::simulator::SimulatorConfig::from_toml_str(&bad, std::path::Path::new("."))
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
     fn bad_tables_are_usage_errors() {
         let raw: RawReads = toml::from_str("repeat_header = true\nsplit_records = true").unwrap();
         assert!(matches!(raw.into_config(), Err(Error::Usage(_))));
