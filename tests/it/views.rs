@@ -683,3 +683,63 @@ async fn the_command_line_reads_views_and_lists() {
     assert_eq!(o.status.code(), Some(2));
     assert_all_deleted(&sim, 1);
 }
+
+/// SIGINT and SIGTERM to the real binary while pages trickle in: it stops with 130 / 143,
+/// writes nothing, and deletes its read request on the way out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_to_the_binary_deletes_the_read_request() {
+    let sim = start().await;
+    sim.set_reads(|r| {
+        r.rows_per_page = 50;
+        r.page_interval = Duration::from_millis(100);
+    })
+    .unwrap();
+    let dir = support::tempdir();
+    for (round, (signal, code)) in [("INT", 130), ("TERM", 143)].into_iter().enumerate() {
+        let out = dir.path().join(format!("{signal}.parquet"));
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_anaplan-parquet"));
+        cmd.env_remove("RUST_LOG")
+            .env("ANAPLAN_API_URL", sim.base_url())
+            .env("ANAPLAN_AUTH_URL", sim.base_url())
+            .env("ANAPLAN_USERNAME", sim::USER)
+            .env("ANAPLAN_PASSWORD", sim::PASSWORD)
+            .args(["export", "-w", WORKSPACE, "-m", MODEL, "--view", REVENUE])
+            .args(["--poll-interval", "50ms", "-o", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let child = cmd.spawn().expect("the binary starts");
+        let pid = child.id().expect("pid");
+        let started = std::time::Instant::now();
+        // Pages are being downloaded.
+        while !sim
+            .read_requests()
+            .get(round)
+            .is_some_and(|r| r.pages_served > 0)
+        {
+            assert!(
+                started.elapsed() < Duration::from_mins(1),
+                "no page downloaded"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let o = tokio::time::timeout(Duration::from_mins(1), child.wait_with_output())
+            .await
+            .expect("it stops")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains("deleted read request"),
+            "SIG{signal}: {stderr}"
+        );
+        assert!(!out.exists(), "SIG{signal}: nothing written");
+        let r = &sim.read_requests()[round];
+        assert!(r.deleted && r.pages_served < r.pages, "SIG{signal}: {r:?}");
+    }
+}
