@@ -19,9 +19,10 @@
 //! - `large`: a read request only. A refusal (404 or 403 on the POST for a view or list that
 //!   exists: the user's role) fails with [`ExportFailed::ReadRefused`], which names the cause.
 //! - `direct`: the transactional call (`GET /models/{m}/views/{v}/data`, at most 1,000,000
-//!   cells; views only).
-//! - `auto` (default): a read request; when it is refused and the object is a view, the
-//!   transactional call, and the summary says so.
+//!   cells; for a list `GET …/lists/{l}/items?includeAll=true` as CSV, at most 1,000,000
+//!   items, whose `id,name,code,parent,parentId,listId,listName` columns stay text).
+//! - `auto` (default): a read request; when it is refused, the transactional call, and the
+//!   summary says so.
 //!
 //! # Cleanup
 //!
@@ -61,7 +62,8 @@ pub enum ReadMode {
     Auto,
     /// A large-volume read request only.
     Large,
-    /// The transactional call only (views of at most 1,000,000 cells).
+    /// The transactional call only (views of at most 1,000,000 cells, lists of at most
+    /// 1,000,000 items).
     Direct,
 }
 
@@ -153,6 +155,7 @@ pub struct ReadReport {
 }
 
 /// What is known before the data is read.
+#[derive(Clone)]
 struct Resolved {
     workspace: Workspace,
     model: Model,
@@ -345,8 +348,8 @@ pub async fn run_read(
                 message,
             }
             .into();
-            if job.mode == ReadMode::Auto && r.kind == "view" {
-                tracing::warn!("{refused}; reading the view with the transactional call instead");
+            if job.mode == ReadMode::Auto {
+                tracing::warn!("{refused}; reading with the transactional call instead");
                 return read_direct(
                     client,
                     job,
@@ -408,20 +411,21 @@ async fn read_direct(
     refused: Option<(u16, Error)>,
 ) -> Result<ReadReport> {
     let object = format!("{} {:?}", r.kind, r.name);
-    if r.kind != "view" {
-        return Err(Error::usage(
-            "--read-mode direct reads views only; read lists with --read-mode large or auto",
-        ));
-    }
     let module = r.module_id.clone().unwrap_or_else(|| r.id.clone());
-    let data: Bytes = match client
-        .view_data(
-            &r.model.id,
-            &r.id,
-            Some((job.layout.export_type(), &module)),
-        )
-        .await
-    {
+    let fetched = if r.kind == "list" {
+        client
+            .list_items_csv(&r.workspace.id, &r.model.id, &r.id)
+            .await
+    } else {
+        client
+            .view_data(
+                &r.model.id,
+                &r.id,
+                Some((job.layout.export_type(), &module)),
+            )
+            .await
+    };
+    let data: Bytes = match fetched {
         Ok(data) => data,
         Err(e) => {
             if let (Error::Api(a), Some((_, refused))) = (&e, &refused)
@@ -442,6 +446,18 @@ async fn read_direct(
             return Err(e);
         }
     };
+    // The transactional list read's CSV leads with `id,name,code,parent,parentId,listId,
+    // listName`, all text; subsets and properties follow.
+    let listed;
+    let r = if r.kind == "list" {
+        listed = Resolved {
+            text_columns: 7,
+            ..r.clone()
+        };
+        &listed
+    } else {
+        r
+    };
     let data_len = data.len();
     let mut options = engine_options(r, job, options, None, "direct");
     let source = MemorySource::new(
@@ -455,7 +471,8 @@ async fn read_direct(
     let fallback = refused.map(|(status, _)| {
         format!(
             "the large-volume read was refused (HTTP {status}): read with the transactional call \
-             (at most 1,000,000 cells) instead"
+             (at most 1,000,000 {}) instead",
+            if r.kind == "list" { "items" } else { "cells" }
         )
     });
     if let Some(f) = &fallback {

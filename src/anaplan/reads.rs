@@ -43,8 +43,8 @@ pub(crate) fn csv_accept(url: &Url) -> Option<&'static str> {
     let path = url.path();
     let page = path.contains("/readRequests/") && path.contains("/pages/");
     let data = path.contains("/views/") && path.ends_with("/data");
-    let preview = path.contains("/lists/") && path.ends_with("/preview");
-    (page || data || preview).then_some("text/csv")
+    let list = path.contains("/lists/") && (path.ends_with("/preview") || path.ends_with("/items"));
+    (page || data || list).then_some("text/csv")
 }
 
 /// What a read request reads.
@@ -218,6 +218,30 @@ impl AnaplanClient {
                 .append_pair("moduleId", module_id);
         }
         let call = Call::get(url, format!("read the data of view {view_id}"));
+        Ok(self.call(&call).await?.body)
+    }
+}
+
+impl AnaplanClient {
+    /// The transactional read of a list as CSV, with subsets and properties
+    /// (`includeAll=true`): `id,name,code,parent,parentId,listId,listName,…`.
+    pub async fn list_items_csv(
+        &self,
+        workspace_id: &str,
+        model_id: &str,
+        list_id: &str,
+    ) -> Result<Bytes> {
+        let mut url = self.api_url(&[
+            "workspaces",
+            workspace_id,
+            "models",
+            model_id,
+            "lists",
+            list_id,
+            "items",
+        ]);
+        url.query_pairs_mut().append_pair("includeAll", "true");
+        let call = Call::get(url, format!("read the items of list {list_id}"));
         Ok(self.call(&call).await?.body)
     }
 }

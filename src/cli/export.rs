@@ -69,7 +69,7 @@ pub(crate) struct ExportArgs {
     pub list: Option<String>,
 
     /// How a view is read: `large` (a read request), `direct` (the transactional call, at
-    /// most 1,000,000 cells), `auto` (a read request, the transactional call when it is
+    /// most 1,000,000 cells or list items), `auto` (a read request, the transactional call when it is
     /// refused) [default: auto].
     #[arg(long, value_name = "MODE", requires = "view_or_list")]
     pub read_mode: Option<String>,

@@ -462,6 +462,61 @@ async fn a_refused_read_falls_back_for_a_small_view_and_fails_clearly_otherwise(
     assert_matches(&table.batches, &truth);
     assert_eq!(kv(&table, "anaplan.read.mode"), "direct");
 
+    // A list falls back to the transactional list read: its id, name, code and parent
+    // columns stay text, the subsets and properties are typed.
+    let out = dir.path().join("list-fallback.parquet");
+    let report = read_to(
+        &client,
+        &job(ReadObject::List("Products".into())),
+        &out,
+        EngineOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report
+            .fallback
+            .as_deref()
+            .unwrap()
+            .contains("1,000,000 items")
+    );
+    let table = Parquet::read(&out);
+    assert_eq!(
+        table.types(),
+        [
+            "id: Utf8",
+            "name: Utf8",
+            "code: Utf8",
+            "parent: Utf8",
+            "parentId: Utf8",
+            "listId: Utf8",
+            "listName: Utf8",
+            "Favourites: Boolean",
+            "Pack Size: Int64",
+            "Unit Cost: Float64",
+            "Launch: Date32",
+        ]
+    );
+    let truth = sim.list_table("Products").unwrap();
+    let mut n = 0u64;
+    for batch in &table.batches {
+        for i in 0..batch.num_rows() {
+            let r = truth.record(n);
+            // Large-read layout: name, Parent, Code, Favourites, properties.
+            for (c, expected) in [(1, &r[0]), (2, &r[2]), (3, &r[1])]
+                .into_iter()
+                .chain((7..11).map(|c| (c, &r[c - 4])))
+            {
+                assert!(
+                    cell_matches(batch.column(c).as_ref(), i, expected),
+                    "row {n} column {c}"
+                );
+            }
+            n += 1;
+        }
+    }
+    assert_eq!(n, truth.records());
+
     // large: one clear message naming the likely cause.
     let mut large = view(PRICE_BOOK);
     large.mode = ReadMode::Large;
