@@ -68,9 +68,9 @@ pub(crate) struct ExportArgs {
     #[arg(long, value_name = "NAME|ID")]
     pub list: Option<String>,
 
-    /// How a view is read: `large` (a read request), `direct` (the transactional call, at
-    /// most 1,000,000 cells or list items), `auto` (a read request, the transactional call when it is
-    /// refused) [default: auto].
+    /// How a view or list is read: `large` (a read request), `direct` (the transactional
+    /// call, at most 1,000,000 cells or list items), `auto` (a read request, the transactional
+    /// call when it is refused) [default: auto].
     #[arg(long, value_name = "MODE", requires = "view_or_list")]
     pub read_mode: Option<String>,
 
