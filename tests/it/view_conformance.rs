@@ -187,7 +187,11 @@ async fn a_read_request_lives_and_dies_as_documented() {
         let (s, _) = json_call(&m.sim, &m.token, Method::POST, &path, body).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
     }
-    // Create: 200, NOT_STARTED, a url; no availablePages, successful or viewId.
+    // A request that has not started (an hour's delay): the POST's shape, a status with no
+    // pages, a page that is not available yet (404), and DELETE of an unfinished request.
+    m.sim
+        .set_reads(|r| r.start_delay = Duration::from_hours(1))
+        .unwrap();
     let (s, v) = json_call(
         &m.sim,
         &m.token,
@@ -198,10 +202,10 @@ async fn a_read_request_lives_and_dies_as_documented() {
     .await;
     assert_eq!(s, StatusCode::OK);
     let r = &v["viewReadRequest"];
-    let id = r["requestId"].as_str().unwrap().to_owned();
+    let waiting = r["requestId"].as_str().unwrap().to_owned();
     assert!(
-        id.len() == 32
-            && id
+        waiting.len() == 32
+            && waiting
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
     );
@@ -210,24 +214,57 @@ async fn a_read_request_lives_and_dies_as_documented() {
         r["url"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("/readRequests/{id}"))
+            .ends_with(&format!("/readRequests/{waiting}"))
     );
     assert!(r.get("availablePages").is_none() && r.get("viewId").is_none());
-
-    // Status: viewId a number; pages become available over time, then COMPLETE.
-    let status = format!("{path}/{id}");
-    let (_, v) = json_call(&m.sim, &m.token, Method::GET, &status, None).await;
-    assert_eq!(v["viewReadRequest"]["viewId"], json!(102_000_000_001_u64));
-    // A page that is not available yet: 404.
+    let (_, v) = json_call(
+        &m.sim,
+        &m.token,
+        Method::GET,
+        &format!("{path}/{waiting}"),
+        None,
+    )
+    .await;
+    assert_eq!(v["viewReadRequest"]["requestState"], "NOT_STARTED");
+    assert_eq!(v["viewReadRequest"]["availablePages"], 0);
     let (s, _, _) = call(
         &m.sim,
         &m.token,
         Method::GET,
-        &format!("{status}/pages/4"),
+        &format!("{path}/{waiting}/pages/0"),
         None,
     )
     .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(s, StatusCode::NOT_FOUND, "not available yet");
+    let (_, v) = json_call(
+        &m.sim,
+        &m.token,
+        Method::DELETE,
+        &format!("{path}/{waiting}"),
+        None,
+    )
+    .await;
+    assert_eq!(v["viewReadRequest"]["requestState"], "CANCELLED");
+
+    // A request that runs: viewId a number in its status, pages over time, then COMPLETE.
+    m.sim
+        .set_reads(|r| r.start_delay = Duration::from_millis(100))
+        .unwrap();
+    let (_, v) = json_call(
+        &m.sim,
+        &m.token,
+        Method::POST,
+        &path,
+        Some(json!({"exportType": "TABULAR_MULTI_COLUMN"})),
+    )
+    .await;
+    let id = v["viewReadRequest"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = format!("{path}/{id}");
+    let (_, v) = json_call(&m.sim, &m.token, Method::GET, &status, None).await;
+    assert_eq!(v["viewReadRequest"]["viewId"], json!(102_000_000_001_u64));
     let done = loop {
         let (_, v) = json_call(&m.sim, &m.token, Method::GET, &status, None).await;
         if v["viewReadRequest"]["requestState"] == "COMPLETE" {
@@ -286,7 +323,8 @@ async fn a_read_request_lives_and_dies_as_documented() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
     }
     let info = m.sim.read_requests();
-    assert!(info[0].deleted && info[0].pages_served == 5, "{info:?}");
+    assert!(info[0].deleted && info[0].pages_served == 0, "{info:?}");
+    assert!(info[1].deleted && info[1].pages_served == 5, "{info:?}");
 }
 
 #[tokio::test]

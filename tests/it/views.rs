@@ -407,22 +407,22 @@ async fn an_interrupted_read_deletes_its_request() {
     let dir = support::tempdir();
     let out = dir.path().join("interrupted.parquet");
     let run = RunContext::default();
-    let stop = run.shutdown.clone();
-    let watcher = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        stop.stop();
-    });
+    // Stop once pages are being downloaded.
+    let watcher = async {
+        while sim
+            .read_requests()
+            .first()
+            .is_none_or(|r| r.pages_served == 0)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        run.shutdown.stop();
+    };
     let destination = Destination::parse(out.to_str().unwrap()).unwrap();
-    let err = run_read(
-        &client,
-        &view(REVENUE),
-        &destination,
-        EngineOptions::default(),
-        &run,
-    )
-    .await
-    .unwrap_err();
-    watcher.await.unwrap();
+    let job = view(REVENUE);
+    let read = run_read(&client, &job, &destination, EngineOptions::default(), &run);
+    let ((), result) = tokio::join!(watcher, read);
+    let err = result.unwrap_err();
     assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
     assert!(!out.exists());
     let requests = sim.read_requests();
@@ -620,8 +620,8 @@ async fn keep_alive_outlasts_the_inactivity_expiry() {
     // Pages 1.. do not reset the timer; the read takes longer than the expiry.
     sim.set_reads(|r| {
         r.rows_per_page = 600;
-        r.page_interval = Duration::from_millis(400);
-        r.expiry = Duration::from_millis(900);
+        r.page_interval = Duration::from_millis(600);
+        r.expiry = Duration::from_millis(1500);
     })
     .unwrap();
     let client = connect(&sim, ApiVersion::V2);
@@ -639,7 +639,7 @@ async fn keep_alive_outlasts_the_inactivity_expiry() {
     .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     // With it, the read completes.
-    job.pages.keep_alive = Duration::from_millis(200);
+    job.pages.keep_alive = Duration::from_millis(100);
     let out = dir.path().join("kept.parquet");
     read_to(&client, &job, &out, EngineOptions::default())
         .await
