@@ -438,7 +438,7 @@ pub async fn download_plan(
 }
 
 /// Adds `more` retry counts into `into`, summing equal reasons.
-fn merge_retries(into: &mut Vec<(String, u64)>, more: Vec<(String, u64)>) {
+pub(crate) fn merge_retries(into: &mut Vec<(String, u64)>, more: Vec<(String, u64)>) {
     for (reason, n) in more {
         match into.iter_mut().find(|(r, _)| *r == reason) {
             Some((_, m)) => *m += n,

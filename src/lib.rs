@@ -13,10 +13,12 @@
 //!  settings: flags and jobs-file keys, validated once into the options below
 //!               │                          │
 //!  export: resolve names, run the task ────┤         (convert: a local file or stdin)
+//!  read: a view or list: a read request ───┤         (pages as they become available)
 //!      │      anaplan: the HTTP client (auth, discovery, tasks, chunks); knows no Parquet
 //!      ▼
 //!  source ─ the input seam (`Source`): ordered byte pieces with their chunk, replayable
 //!      │    file · stdin · memory · an export's chunks downloaded concurrently, in order
+//!      │    · a read request's pages, downloaded as they become available, in order
 //!      ▼ bounded channel (backpressure)                                   [reader task]
 //!  convert ─ the engine                                                   [decode thread]
 //!      text: transcode to UTF-8 → push CSV decoder → TextReader (positions: chunk, line, column)
@@ -56,6 +58,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`export`] | one export end to end: resolve names, run or adopt the task, download, convert |
+//! | [`read`] | one view or list end to end: resolve names, a read request (or the transactional call), pages, convert, delete |
 //! | [`jobs`] | many exports from one jobs file: checks, scheduling, shards, manifests |
 //! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
 //! | [`anaplan`] | the Anaplan client: authentication (password, certificate, OAuth), discovery, export tasks, chunks |
@@ -89,6 +92,7 @@ pub mod jobs;
 mod local_file;
 mod logging;
 mod progress;
+pub mod read;
 mod retry;
 mod secret;
 pub(crate) mod settings;

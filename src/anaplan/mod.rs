@@ -17,6 +17,8 @@
 //! | `discovery` | workspaces, models, exports, files, chunks; paging; names or ids |
 //! | `lenient` | the one lenient field reader behind [`model`] |
 //! | [`task`] | starting, polling and cancelling export tasks; failure dumps |
+//! | [`views`] | modules, views, lists: discovery and metadata, names or ids |
+//! | [`reads`] | large-volume read requests of views and lists; the transactional reads |
 //!
 //! The client knows nothing of CSV parsing, Parquet or destinations: the export use case
 //! ([`crate::export`]) drives it, and [`crate::source::export`] reads an export's chunks
@@ -41,7 +43,9 @@ pub(crate) mod discovery;
 mod lenient;
 pub mod model;
 pub mod oauth;
+pub mod reads;
 pub mod task;
+pub mod views;
 
 pub use auth::{CertificateCredentials, Credentials};
 pub use oauth::{DEFAULT_OAUTH_URL, OAuthCredentials, RefreshSource};
@@ -467,6 +471,9 @@ impl AnaplanClient {
             .timeout(self.inner.retry.request_timeout);
         if let Some(body) = &call.body {
             request = request.json(body);
+        }
+        if let Some(accept) = reads::csv_accept(&call.url) {
+            request = request.header(reqwest::header::ACCEPT, accept);
         }
         let response = request.send().await.map_err(Failure::from_reqwest)?;
         let status = response.status();

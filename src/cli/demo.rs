@@ -17,11 +17,13 @@ use super::discovery::{render_table, write_stdout};
 use super::display::Display;
 use super::engine_args::EngineArgs;
 use super::export::print_report;
+use super::read::print_read_report;
 use crate::anaplan::task::PollOptions;
 use crate::anaplan::{AnaplanClient, ConnectionConfig, Credentials};
 use crate::convert::RunContext;
 use crate::error::{Error, Result};
 use crate::export::{ExportJob, run_export};
+use crate::read::{ReadJob, ReadObject, run_read};
 use crate::secret::Secret;
 use crate::simulator::{DEFAULT_PASSWORD, DEFAULT_USERNAME, FaultSpec, Simulator, SimulatorConfig};
 use crate::sink::Destination;
@@ -69,6 +71,11 @@ pub struct DemoArgs {
     /// Print only the run summary, as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Read this view of model FP&A through a large-volume read request instead of running
+    /// the export (e.g. `"REV01 Revenue"`: 240,000 rows × 6 line items).
+    #[arg(long, value_name = "NAME")]
+    pub view: Option<String>,
 
     /// CSV, schema and Parquet options.
     #[command(flatten)]
@@ -187,6 +194,23 @@ async fn demo(
     ));
     let (ws, model, export) = target
         .ok_or_else(|| Error::Internal(format!("the simulator has no export {DEMO_EXPORT:?}")))?;
+    if let Some(view) = &args.view {
+        say(&format!(
+            "Reading view {view:?} of model {:?} to {} through a large-volume read request...",
+            model.name,
+            destination.describe()
+        ));
+        let mut job = ReadJob::new(ws.id, model.id, ReadObject::View(view.clone()));
+        job.pages.concurrency = args.concurrency;
+        job.pages.poll_interval = Duration::from_millis(500);
+        let run = RunContext::default();
+        run.shutdown.listen_for_signals();
+        let display = Display::start(&run.progress, global);
+        let result = run_read(client, &job, &destination, options, &run).await;
+        display.finish();
+        print_read_report(&result?, args.json, global)?;
+        return show_rows(args, global).await;
+    }
     say(&format!(
         "Exporting {:?} from model {:?} to {} ({} chunks at a time)...",
         export.name,
@@ -211,6 +235,11 @@ async fn demo(
     display.finish();
     let report = result?;
     print_report(&report, args.json, global)?;
+    show_rows(args, global).await
+}
+
+/// Prints the schema and first rows of a local output (not with `--json` or `-q`).
+async fn show_rows(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitCode> {
     if args.json {
         return Ok(ExitCode::SUCCESS);
     }

@@ -197,7 +197,7 @@ async fn workspace(
     client.find_workspace(wanted).await
 }
 
-async fn model_scope(
+pub(crate) async fn model_scope(
     client: &AnaplanClient,
     args: &ModelScopeArgs,
     resolved: &Resolved,
@@ -215,7 +215,7 @@ async fn model_scope(
 }
 
 /// Prints items as a table (or JSON) on stdout.
-fn print_list<T: Serialize>(
+pub(crate) fn print_list<T: Serialize>(
     items: &[T],
     json: bool,
     what: &str,

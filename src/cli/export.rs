@@ -37,6 +37,7 @@ pub(crate) const EXIT_CODES: &str = "Exit codes:
 /// Arguments of `export`.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
+#[command(group = clap::ArgGroup::new("view_or_list").args(["view", "list"]).multiple(false))]
 pub(crate) struct ExportArgs {
     /// Workspace name or id (default: `workspace` from the config file).
     #[arg(long, short = 'w', value_name = "NAME|ID")]
@@ -46,12 +47,35 @@ pub(crate) struct ExportArgs {
     #[arg(long, short = 'm', value_name = "NAME|ID")]
     pub model: Option<String>,
 
-    /// Export name or id (`exports` lists them).
-    #[arg(long, short = 'e', value_name = "NAME|ID")]
-    pub export: String,
+    /// Export name or id (`exports` lists them). Exactly one of --export, --view, --list.
+    #[arg(
+        long,
+        short = 'e',
+        value_name = "NAME|ID",
+        required_unless_present_any = ["view", "list"],
+        conflicts_with_all = ["view", "list"]
+    )]
+    pub export: Option<String>,
+
+    /// Read a module view instead (its name as `views` shows it, the module's name for its
+    /// default view, or an id) through a large-volume read request; `--layout single-column`
+    /// reads it in Tabular Single Column.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "list")]
+    pub view: Option<String>,
+
+    /// Read a list instead (name or id; `lists` shows them) through a large-volume read
+    /// request.
+    #[arg(long, value_name = "NAME|ID")]
+    pub list: Option<String>,
+
+    /// How a view or list is read: `large` (a read request), `direct` (the transactional
+    /// call, at most 1,000,000 cells or list items), `auto` (a read request, the transactional
+    /// call when it is refused) [default: auto].
+    #[arg(long, value_name = "MODE", requires = "view_or_list")]
+    pub read_mode: Option<String>,
 
     /// Download the file of this finished export task instead of starting a new one.
-    #[arg(long, value_name = "TASK")]
+    #[arg(long, value_name = "TASK", conflicts_with_all = ["view", "list"])]
     pub task_id: Option<String>,
 
     /// Chunks downloaded at once (1 to 64) [default: 8].
@@ -104,7 +128,7 @@ impl ExportArgs {
             locale: self.locale.clone(),
         };
         let mut job = settings
-            .job(workspace, model, self.export.clone())
+            .job(workspace, model, self.export.clone().unwrap_or_default())
             .map_err(as_flags)?;
         job.task_id.clone_from(&self.task_id);
         Ok(job)
@@ -133,6 +157,16 @@ pub(crate) async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCod
             .or_else(|| resolved.model.clone())
             .ok_or_else(|| Error::usage("--model is required (a name or an id)"))?;
         let job = args.job(workspace, model)?;
+        if args.view.is_some() || args.list.is_some() {
+            let choice = super::read::ReadChoice {
+                view: args.view.as_deref(),
+                list: args.list.as_deref(),
+                read_mode: args.read_mode.as_deref(),
+                json: args.json,
+            };
+            return super::read::run(client, choice, job, &destination, options, &run, global)
+                .await;
+        }
         let display = Display::start(&run.progress, global);
         let result = run_export(client, &job, &destination, options, &run, &|e| {
             display.event(&e);

@@ -30,9 +30,11 @@ pub(crate) mod export;
 pub(crate) mod generate;
 pub(crate) mod login;
 pub(crate) mod output_args;
+pub(crate) mod read;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulator;
+pub(crate) mod views;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
 #[derive(Debug, Parser)]
@@ -78,6 +80,13 @@ pub(crate) enum Command {
     Exports(discovery::ExportsArgs),
     /// List the files of a model.
     Files(discovery::FilesArgs),
+    /// List the modules of a model.
+    Modules(discovery::ModelScopeArgs),
+    /// List the views of a model (each module's default view and the saved views) with
+    /// their dimensions; `export --view` reads one.
+    Views(discovery::ModelScopeArgs),
+    /// List the lists of a model with their item counts; `export --list` reads one.
+    Lists(discovery::ModelScopeArgs),
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
     /// Sign in with OAuth (device grant) once and save the refresh token for later runs.
@@ -126,6 +135,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Models(args) => discovery::run_models(args, &global).await,
         Command::Exports(args) => discovery::run_exports(args, &global).await,
         Command::Files(args) => discovery::run_files(args, &global).await,
+        Command::Modules(args) => views::run_modules(args, &global).await,
+        Command::Views(args) => views::run_views(args, &global).await,
+        Command::Lists(args) => views::run_lists(args, &global).await,
         Command::Run(args) => run::run(args, &global).await,
         Command::Login(args) => login::run_login(args, &global).await,
         Command::Logout(args) => login::run_logout(args, &global).await,

@@ -20,6 +20,12 @@ pub enum ObjectKind {
     Export,
     /// A file of a model.
     File,
+    /// A module of a model.
+    Module,
+    /// A view of a module (its default view or a saved one).
+    View,
+    /// A list of a model.
+    List,
 }
 
 impl fmt::Display for ObjectKind {
@@ -29,6 +35,9 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Model => "model",
             ObjectKind::Export => "export",
             ObjectKind::File => "file",
+            ObjectKind::Module => "module",
+            ObjectKind::View => "view",
+            ObjectKind::List => "list",
         })
     }
 }
@@ -240,6 +249,46 @@ pub enum ExportFailed {
         /// The export's name.
         export: String,
     },
+    /// Anaplan refused to start a large-volume read request (404 or 403 for a view or list
+    /// that exists: the user's role, by the docs a workspace administrator's right).
+    ReadRefused {
+        /// What was to be read (`view "REV01 Revenue"`).
+        object: String,
+        /// The HTTP status.
+        status: u16,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// A read request ended COMPLETE with `successful: false`, or CANCELLED in Anaplan.
+    ReadFailed {
+        /// What was read.
+        object: String,
+        /// The request.
+        request_id: String,
+        /// The state it ended in.
+        state: String,
+    },
+    /// A read request did not finish within `--task-timeout`; it was deleted.
+    ReadTimedOut {
+        /// What was read.
+        object: String,
+        /// The request.
+        request_id: String,
+        /// The time it was allowed.
+        limit: Duration,
+    },
+    /// The transactional read refused the view (above 1,000,000 cells) and no large read
+    /// was allowed (`--read-mode direct`), or both were refused.
+    DirectReadRefused {
+        /// What was read.
+        object: String,
+        /// The HTTP status.
+        status: u16,
+        /// Anaplan's message.
+        message: String,
+        /// Why the large read was not used.
+        why: String,
+    },
 }
 
 /// What could be read of a failed task's dump.
@@ -285,6 +334,49 @@ impl fmt::Display for ExportFailed {
                 f,
                 "export {export:?} produced an empty file (no chunks) and its metadata names no \
                  columns: there is nothing to write"
+            ),
+            ExportFailed::ReadRefused {
+                object,
+                status,
+                message,
+            } => write!(
+                f,
+                "Anaplan refused a large-volume read of {object} (HTTP {status}{}): the \
+                 user's role may not use read requests (Anaplan's documentation asks for a \
+                 workspace administrator, and a call a role may not make answers 404); ask a \
+                 workspace administrator to run it, or read a view of at most 1,000,000 cells \
+                 with --read-mode direct",
+                Detail(message)
+            ),
+            ExportFailed::ReadFailed {
+                object,
+                request_id,
+                state,
+            } => write!(
+                f,
+                "the large-volume read of {object} failed in Anaplan (request {request_id} \
+                 ended {state}); it was deleted, run again"
+            ),
+            ExportFailed::ReadTimedOut {
+                object,
+                request_id,
+                limit,
+            } => write!(
+                f,
+                "the large-volume read of {object} (request {request_id}) did not finish \
+                 within {}; it was deleted",
+                humantime::format_duration(*limit)
+            ),
+            ExportFailed::DirectReadRefused {
+                object,
+                status,
+                message,
+                why,
+            } => write!(
+                f,
+                "Anaplan refused the direct (transactional) read of {object} (HTTP \
+                 {status}{}), which returns at most 1,000,000 cells; {why}",
+                Detail(message)
             ),
         }
     }

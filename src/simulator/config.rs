@@ -60,6 +60,8 @@ use super::objects::{
     ExportResultForm, ModelActions, RawAction, RawImport, RawProcess, RawProfile, UserProfile,
     model_actions,
 };
+pub use super::reads::config::{ModelReads, ReadsConfig, default_model_reads};
+use super::reads::config::{RawList, RawModule, RawReads, model_reads};
 use crate::error::{Error, Result};
 use crate::generate::{GeneratorConfig, MAX_DIMENSIONS};
 use crate::secret::Secret;
@@ -109,6 +111,8 @@ pub struct SimulatorConfig {
     pub workspaces: Vec<WorkspaceConfig>,
     /// The OAuth service: device-grant clients and refresh-token behaviour (`[oauth]`).
     pub oauth: super::oauth::config::OAuthConfig,
+    /// How view and list reads behave (`[reads]`).
+    pub reads: ReadsConfig,
 }
 
 /// A user.
@@ -175,6 +179,8 @@ pub struct ModelConfig {
     pub import_files: Vec<String>,
     /// Imports, processes and other actions (listed, not run).
     pub actions: ModelActions,
+    /// Modules (with their views) and lists.
+    pub reads: ModelReads,
 }
 
 /// An export action and the file it produces.
@@ -253,6 +259,7 @@ impl SimulatorConfig {
             users: Vec::new(),
             workspaces: Vec::new(),
             oauth: super::oauth::config::OAuthConfig::default(),
+            reads: ReadsConfig::default(),
         }
     }
 
@@ -332,6 +339,7 @@ impl SimulatorConfig {
                         exports: vec![main, headcount, margin, empty],
                         import_files: vec!["Sales Upload.csv".into()],
                         actions: ModelActions::demo("Sales Upload.csv", "Revenue - TSC.csv"),
+                        reads: default_model_reads(seed),
                     },
                     ModelConfig {
                         id: None,
@@ -340,6 +348,7 @@ impl SimulatorConfig {
                         exports: vec![pipeline],
                         import_files: Vec::new(),
                         actions: ModelActions::default(),
+                        reads: ModelReads::default(),
                     },
                 ],
             },
@@ -354,6 +363,7 @@ impl SimulatorConfig {
                     exports: vec![inventory],
                     import_files: Vec::new(),
                     actions: ModelActions::default(),
+                    reads: ModelReads::default(),
                 }],
             },
         ];
@@ -431,6 +441,10 @@ impl SimulatorConfig {
                     .map(|e| (e.id.as_deref(), e.name.as_str()))
                     .collect();
                 m.actions.validate(&m.name, &m.import_files, &exports)?;
+                m.reads
+                    .clone()
+                    .resolve()
+                    .map_err(|e| Error::usage(format!("model {:?}: {e}", m.name)))?;
                 let mut export_ids = std::collections::HashSet::new();
                 for e in &m.exports {
                     if let Some(id) = &e.id
@@ -466,6 +480,7 @@ impl SimulatorConfig {
         if self.page_size == 0 {
             return Err(Error::usage("page_size must be at least 1"));
         }
+        self.reads.validate()?;
         self.oauth.validate()
     }
 }
@@ -524,6 +539,7 @@ struct RawConfig {
     #[serde(default)]
     workspaces: Vec<RawWorkspace>,
     oauth: Option<super::oauth::config::RawOAuth>,
+    reads: Option<RawReads>,
 }
 
 #[derive(Deserialize)]
@@ -565,6 +581,9 @@ struct RawModel {
     processes: Vec<RawProcess>,
     #[serde(default)]
     actions: Vec<RawAction>,
+    modules: Vec<RawModule>,
+    #[serde(default)]
+    lists: Vec<RawList>,
 }
 
 #[derive(Deserialize)]
@@ -661,6 +680,9 @@ impl RawConfig {
         }
         if let Some(oauth) = self.oauth {
             config.oauth = oauth.into_config()?;
+        }
+        if let Some(r) = self.reads {
+            config.reads = r.into_config()?;
         }
         for u in self.users {
             let mut certificates = Vec::new();
@@ -764,6 +786,12 @@ impl RawConfig {
                         name: e.name,
                     });
                 }
+                let reads = model_reads(
+                    m.modules,
+                    m.lists,
+                    seed.wrapping_add(((wi as u64) << 40) | ((mi as u64) << 20)),
+                )
+                .map_err(|e| Error::usage(format!("model {:?}: {e}", m.name)))?;
                 models.push(ModelConfig {
                     id: m.id,
                     name: m.name,
@@ -771,6 +799,7 @@ impl RawConfig {
                     exports,
                     import_files: m.import_files,
                     actions: model_actions(m.imports, m.processes, m.actions),
+                    reads,
                 });
             }
             config.workspaces.push(WorkspaceConfig {

@@ -33,6 +33,10 @@
 //!   An export may serve fixed bytes instead ([`ExportConfig::fixed`], `content_file` in a
 //!   config file), exactly as given, malformed or not: the bad-input corpus is served this way.
 //!
+//! - **Modules, views and lists** ([`reads`]): discovery, view and list metadata,
+//!   large-volume read requests (pages available over time, expiry, a concurrency cap, DELETE)
+//!   and the transactional reads, with a switch per open question of the API.
+//!
 //! # Faults
 //!
 //! `--faults` (and `faults` per export in a config file) takes comma-separated items:
@@ -82,6 +86,7 @@
 //! | `objects.rs` | users' profiles, imports, processes, actions, the export result form |
 //! | `content.rs`, `format.rs` | export files' bytes; their layout, encoding, fixed content |
 //! | `faults.rs` | [`FaultSpec`] and the deterministic fault decisions |
+//! | `reads/` | modules, views, lists: their config, generated records, read requests |
 //!
 //! # For tests
 //!
@@ -121,6 +126,7 @@ mod format;
 mod http;
 mod objects;
 pub mod oauth;
+pub mod reads;
 mod server;
 mod state;
 mod tasks;

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub bytes_sent: AtomicU64,
     /// Cancelled when the simulator shuts down (stops task drivers).
     pub stop: CancellationToken,
+    /// View and list read requests.
+    pub reads: super::reads::ReadStore,
 }
 
 pub(crate) struct Inner {
@@ -211,6 +213,7 @@ impl Shared {
             base_url: OnceLock::new(),
             bytes_sent: AtomicU64::new(0),
             stop: CancellationToken::new(),
+            reads: super::reads::ReadStore::default(),
         }
     }
 
@@ -406,6 +409,8 @@ fn resolve_ids(config: &mut SimulatorConfig) {
                 m.id = Some(hex128(seed, "model", &format!("{wid}/{}", m.name), true));
             }
             m.actions.resolve_ids();
+            // Checked by `SimulatorConfig::validate`.
+            let _ = m.reads.resolve();
             let mut used: HashSet<String> = m.exports.iter().filter_map(|e| e.id.clone()).collect();
             let mut next = 0u64;
             for e in &mut m.exports {

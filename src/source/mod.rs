@@ -16,6 +16,7 @@
 //! | [`StdinSource`] | standard input | no (spooled) |
 //! | [`MemorySource`] | buffers in memory (tests, small inputs) | yes |
 //! | [`ExportSource`] | an Anaplan export's file, its chunks downloaded concurrently ([`export`]) | yes (downloaded again) |
+//! | [`PageSource`] | a view's or list's read request, its pages downloaded concurrently as they become available ([`pages`]) | yes (while the request lives) |
 //!
 //! Adding a source means implementing [`Source`]; the engine does not change.
 //!
@@ -66,9 +67,11 @@ use crate::error::Result;
 
 pub mod export;
 mod local;
+pub mod pages;
 
 pub use export::{ExportSource, FileRef};
 pub use local::{FileSource, MemorySource, READ_BUFFER_BYTES, StdinSource};
+pub use pages::{PageOptions, PageSource};
 
 /// One piece of input, in order: a read buffer, or a whole Anaplan chunk.
 #[derive(Clone, Debug)]

@@ -24,3 +24,5 @@ mod simulator;
 mod storage;
 mod support;
 mod uploads;
+mod view_conformance;
+mod views;

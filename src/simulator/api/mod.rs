@@ -16,6 +16,7 @@
 //! | `files.rs` | files and their chunks |
 //! | `users.rs` | users: the signed-in one, all, one, and a user's workspaces and models |
 //! | `actions.rs` | imports, processes and other actions: lists and metadata (not run) |
+//! | `views.rs` | modules, views, lists; their transactional reads and read requests |
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -33,6 +34,7 @@ mod exports;
 mod files;
 mod scope;
 mod users;
+mod views;
 
 pub(crate) use envelope::Version;
 use scope::ModelScope;
@@ -190,6 +192,11 @@ async fn model_scoped(
     let Some(scope) = scope else {
         return error(ctx, StatusCode::NOT_FOUND, "Not Found");
     };
+    if let ["modules" | "views" | "lists", ..] = tail {
+        return views::handle(ctx, version, username, &scope, tail, faults, body)
+            .await
+            .unwrap_or_else(|| error(ctx, StatusCode::NOT_FOUND, "Not Found"));
+    }
     let m = &ctx.method;
     let get = *m == Method::GET;
     match tail {
