@@ -581,6 +581,7 @@ struct RawModel {
     processes: Vec<RawProcess>,
     #[serde(default)]
     actions: Vec<RawAction>,
+    #[serde(default)]
     modules: Vec<RawModule>,
     #[serde(default)]
     lists: Vec<RawList>,
