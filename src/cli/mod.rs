@@ -32,6 +32,7 @@ pub(crate) mod output_args;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulator;
+pub(crate) mod table;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
 #[derive(Debug, Parser)]
@@ -79,6 +80,8 @@ pub(crate) enum Command {
     Files(discovery::FilesArgs),
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
+    /// Housekeeping of a Delta table written with --format delta: history, vacuum.
+    Table(table::TableArgs),
     /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
     #[cfg(feature = "simulator")]
     Generate(generate::GenerateArgs),
@@ -122,6 +125,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Exports(args) => discovery::run_exports(args, &global).await,
         Command::Files(args) => discovery::run_files(args, &global).await,
         Command::Run(args) => run::run(args, &global).await,
+        Command::Table(args) => table::run(args, &global).await,
         #[cfg(feature = "simulator")]
         Command::Generate(args) => generate::run(args, &global).await,
         #[cfg(feature = "simulator")]
