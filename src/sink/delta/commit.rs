@@ -342,5 +342,7 @@ pub(super) fn kernel_error(display: &str, doing: &str, e: KernelError) -> Error 
     let message = crate::sink::errors::redact_url_text(&format!(
         "Delta table at {display}: {doing} failed: {e}"
     ));
-    Error::Destination(Box::new(DestinationError::new(kind, display, message)))
+    Error::Destination(Box::new(
+        DestinationError::new(kind, display, message).with_cause(e),
+    ))
 }

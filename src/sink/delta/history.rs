@@ -105,7 +105,11 @@ impl DeltaTable {
             .try_filter_map(|m| async move {
                 Ok(m.location
                     .filename()
-                    .is_some_and(|n| n.ends_with(".json"))
+                    .is_some_and(|n| {
+                        std::path::Path::new(n)
+                            .extension()
+                            .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+                    })
                     .then_some(m.location))
             })
             .try_collect()
@@ -157,7 +161,11 @@ impl DeltaTable {
             if rel.iter().any(|p| p.starts_with('_') || p.starts_with('.')) {
                 continue;
             }
-            if !rel.last().is_some_and(|n| n.ends_with(".parquet")) {
+            if !rel.last().is_some_and(|n| {
+                std::path::Path::new(n)
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("parquet"))
+            }) {
                 continue;
             }
             let rel = rel.join("/");

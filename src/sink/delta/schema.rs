@@ -172,17 +172,14 @@ fn widens(from: &DataType, to: &DataType) -> bool {
     let (DataType::Primitive(from), DataType::Primitive(to)) = (from, to) else {
         return false;
     };
-    matches!(
-        (from, to),
-        (P::Byte | P::Short | P::Integer, P::Long)
-            | (
-                P::Byte | P::Short | P::Integer | P::Long,
-                P::Double | P::Decimal(_)
-            )
-            | (P::Float, P::Double)
-            | (P::Date, P::Timestamp | P::TimestampNtz)
-            | (P::Decimal(_), P::Decimal(_) | P::Double)
-    )
+    let integer = matches!(from, P::Byte | P::Short | P::Integer | P::Long);
+    match to {
+        P::Long => matches!(from, P::Byte | P::Short | P::Integer),
+        P::Double => integer || matches!(from, P::Float | P::Decimal(_)),
+        P::Decimal(_) => integer || matches!(from, P::Decimal(_)),
+        P::Timestamp | P::TimestampNtz => matches!(from, P::Date),
+        _ => false,
+    }
 }
 
 fn type_name(t: &DataType) -> String {

@@ -92,10 +92,10 @@ impl DeltaWriter {
         // From here the file exists but no reader sees it until the commit names it; any
         // failure removes it again.
         let result = self.commit_file().await;
-        if result.is_err() {
-            if let Err(e) = self.table.store.delete(&self.key).await {
-                tracing::warn!(location = %self.location, "could not remove the uncommitted data file: {e}");
-            }
+        if result.is_err()
+            && let Err(e) = self.table.store.delete(&self.key).await
+        {
+            tracing::warn!(location = %self.location, "could not remove the uncommitted data file: {e}");
         }
         let version = result?;
         let retries = match (&self.table.observer, &self.baseline) {
