@@ -393,3 +393,122 @@ fn cli_convert_history_and_vacuum() {
     assert_eq!(v["files"].as_array().unwrap().len(), 0);
     assert_eq!(data_files(&table).len(), 2);
 }
+
+/// `rows` lines of high-entropy CSV: enough Parquet for a multipart upload at 5 MiB parts.
+fn big_csv(rows: usize) -> String {
+    let mut text = String::from("Versions,Line Items,Value\n");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..rows {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        text.push_str(&format!("V{},L{:x},{}\n", i % 7, x, x >> 11));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_deletes_the_uploaded_file() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let place = Place::s3(&s3, "lake", "t");
+    let mut o = s3.options("s3://lake/t");
+    o.format = OutputFormat::Delta;
+    o.mode = WriteMode::Append;
+    o.max_retries = 0;
+    o.upload_part_size = 5 << 20;
+    write(&o, FIRST).await.unwrap();
+    let before = s3.keys("lake");
+
+    let dest = Destination::from_options(&o).unwrap();
+    dest.check().await.unwrap();
+    // The data file goes up as a multipart upload; every single PUT (the commit) fails.
+    s3.fail_object_puts(1000);
+    let source = MemorySource::new("memory", vec![Bytes::from(big_csv(600_000))]);
+    let mut options = EngineOptions::default();
+    options.schema.layout = Layout::Generic;
+    let e = convert::convert(&source, &dest, &options, &RunContext::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Delta table"), "{e}");
+    assert!(
+        s3.seen(crate::support::s3::Op::CompleteUpload) >= 1,
+        "the file was uploaded"
+    );
+    assert_eq!(
+        s3.keys("lake"),
+        before,
+        "no data file and no log entry left"
+    );
+    assert_eq!(place.version().await, 0);
+    assert_eq!(rows(&place.read(None).await).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_writer_leaves_the_table_readable_without_a_partial_commit() {
+    use tokio::io::AsyncWriteExt;
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let place = Place::s3(&s3, "lake", "t");
+    let mut o = s3.options("s3://lake/t");
+    o.format = OutputFormat::Delta;
+    o.mode = WriteMode::Append;
+    write(&o, FIRST).await.unwrap();
+    let log_before: Vec<String> = s3
+        .keys("lake")
+        .into_iter()
+        .filter(|k| k.contains("_delta_log/"))
+        .collect();
+
+    s3.hold(crate::support::s3::Op::PartUpload);
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_anaplan-parquet"));
+    cmd.env_clear()
+        .args([
+            "convert",
+            "-",
+            "-o",
+            "s3://lake/t",
+            "--format",
+            "delta",
+            "--mode",
+            "append",
+            "--layout",
+            "generic",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    crate::faults::with_s3(&mut cmd, &s3);
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The whole input, then end of input: the row group closes and its upload begins.
+    let feed = tokio::spawn(async move {
+        let _ = stdin.write_all(big_csv(600_000).as_bytes()).await;
+    });
+    assert!(
+        s3.wait_held(
+            crate::support::s3::Op::PartUpload,
+            1,
+            std::time::Duration::from_mins(2)
+        )
+        .await,
+        "the data file's upload began"
+    );
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let _ = feed.await;
+    s3.release(crate::support::s3::Op::PartUpload);
+
+    let log_after: Vec<String> = s3
+        .keys("lake")
+        .into_iter()
+        .filter(|k| k.contains("_delta_log/"))
+        .collect();
+    assert_eq!(log_after, log_before, "no commit from the killed run");
+    assert_eq!(place.version().await, 0);
+    assert_eq!(
+        rows(&place.read(None).await),
+        ["Actual|Revenue|100", "Actual|Units|7"]
+    );
+}
