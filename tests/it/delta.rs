@@ -512,3 +512,75 @@ async fn a_killed_writer_leaves_the_table_readable_without_a_partial_commit() {
         ["Actual|Revenue|100", "Actual|Units|7"]
     );
 }
+
+/// Every column's values as text, each column sorted: two tables with the same rows in any
+/// order give the same result.
+fn columns_sorted(t: &Table) -> Vec<(String, Vec<Option<String>>)> {
+    t.names()
+        .into_iter()
+        .map(|n| {
+            let mut v = t.strings(&n);
+            v.sort();
+            (n, v)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_appends_to_a_table_with_its_provenance_in_the_commits() {
+    use crate::client::{MAIN_EXPORT, MODEL, WORKSPACE};
+    use crate::support::sim::{self, PASSWORD, USER};
+    let sim = Arc::new(sim::start(sim::tenant(3_000, 8 << 10, 41)).await);
+    let dir = tempdir();
+    let table = dir.path().join("revenue");
+    let plain = dir.path().join("plain.parquet");
+    let s = Arc::clone(&sim);
+    let (t2, p2) = (table.clone(), plain.clone());
+    tokio::task::spawn_blocking(move || {
+        let export = |extra: &[&str]| {
+            let mut cmd = assert_cmd::Command::cargo_bin("anaplan-parquet").unwrap();
+            cmd.env_clear()
+                .env("ANAPLAN_API_URL", s.base_url())
+                .env("ANAPLAN_AUTH_URL", s.base_url())
+                .env("ANAPLAN_USERNAME", USER)
+                .env("ANAPLAN_PASSWORD", PASSWORD)
+                .args(["export", "-w", WORKSPACE, "-m", MODEL, "-e", MAIN_EXPORT])
+                .args(["--poll-interval", "50ms"])
+                .args(extra);
+            let o = cmd.output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        let t = t2.to_str().unwrap();
+        export(&["-o", t, "--format", "delta", "--mode", "append"]);
+        export(&["-o", t, "--format", "delta", "--mode", "append"]);
+        export(&["-o", p2.to_str().unwrap()]);
+    })
+    .await
+    .unwrap();
+
+    let place = Place::local(&table);
+    assert_eq!(place.version().await, 1);
+    let got = place.read(Some(0)).await;
+    let want = Table::read(&plain);
+    assert_eq!(got.num_rows(), 3_000);
+    assert_eq!(got.types(), want.types());
+    assert_eq!(columns_sorted(&got), columns_sorted(&want));
+    assert_eq!(place.read(None).await.num_rows(), 6_000);
+
+    let o = run(bin().args(["table", "history", "--json"]).arg(&table));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let h: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for c in h.as_array().unwrap() {
+        let p = &c["provenance"];
+        assert_eq!(p["workspace"], WORKSPACE, "{c}");
+        assert_eq!(p["model"], MODEL, "{c}");
+        assert_eq!(p["export"], MAIN_EXPORT, "{c}");
+        assert!(!p["taskId"].as_str().unwrap().is_empty(), "{c}");
+        assert_eq!(p["toolVersion"], env!("CARGO_PKG_VERSION"), "{c}");
+        assert_eq!(c["rows_added"], 3_000, "{c}");
+    }
+    assert_ne!(
+        h[0]["provenance"]["taskId"], h[1]["provenance"]["taskId"],
+        "each run's own task"
+    );
+}
