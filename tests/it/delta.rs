@@ -584,3 +584,40 @@ async fn export_appends_to_a_table_with_its_provenance_in_the_commits() {
         "each run's own task"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_file_writes_a_delta_table_on_s3() {
+    let sim =
+        Arc::new(crate::support::sim::start(crate::support::sim::tenant(3_000, 16 << 10, 7)).await);
+    let s3 = Arc::new(S3Server::start().await);
+    s3.create_bucket("lake");
+    let dir = tempdir();
+    let datasets = format!(
+        "[[dataset]]\nname = \"revenue\"\nexport = \"{}\"\noutput = \"s3://lake/revenue\"\n\
+         format = \"delta\"\nmode = \"append\"\npartition_by_date = true\n\
+         s3_endpoint = \"{}\"\ns3_region = \"us-east-1\"\ns3_path_style = true\nallow_http = true\n",
+        crate::client::MAIN_EXPORT,
+        s3.endpoint
+    );
+    let jobs = crate::jobs::jobs_file(dir.path(), &sim, &datasets);
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..2 {
+            crate::jobs::bin().arg("run").arg(&jobs).assert().code(0);
+        }
+    })
+    .await
+    .unwrap();
+    let place = Place::s3(&s3, "lake", "revenue");
+    assert_eq!(place.version().await, 1);
+    let t = place.read(None).await;
+    assert_eq!(t.num_rows(), 6_000);
+    assert!(t.names().contains(&"export_date".to_owned()));
+    assert!(
+        s3.keys("lake")
+            .iter()
+            .filter(|k| k.ends_with(".parquet"))
+            .all(|k| k.starts_with("revenue/export_date=")),
+        "{:?}",
+        s3.keys("lake")
+    );
+}
