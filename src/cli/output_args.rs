@@ -180,7 +180,7 @@ mod tests {
             let given = parse(&["-o", "x", flag, default]).unwrap();
             assert_eq!(format!("{given:?}"), library, "{flag}");
         }
-        assert_eq!(defaults.len(), 6);
+        assert_eq!(defaults.len(), 8);
     }
 
     #[test]

@@ -76,6 +76,7 @@
 //! | `dataset` | append mode: part names, listing parts, the schema check |
 //! | `manifest` | where the manifest lives, reading and writing it |
 //! | `errors` | `object_store` errors in words, typed classification, redaction |
+//! | `delta` | `format = delta`: a Delta Lake table at DEST, one commit per run (through `delta_kernel`) |
 
 mod dataset;
 pub(crate) mod delta;

@@ -621,3 +621,28 @@ async fn a_jobs_file_writes_a_delta_table_on_s3() {
         s3.keys("lake")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replace_racing_an_append_ends_in_a_clear_state() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket("lake");
+    let place = Place::s3(&s3, "lake", "t");
+    let mut o = s3.options("s3://lake/t");
+    o.format = OutputFormat::Delta;
+    o.mode = WriteMode::Append;
+    write(&o, FIRST).await.unwrap();
+    let mut replace = o.clone();
+    replace.mode = WriteMode::Replace;
+    let appended = "Versions,Line Items,Value\nForecast,Revenue,90\n";
+    let (a, r) = tokio::join!(write(&o, appended), write(&replace, SECOND));
+    a.unwrap();
+    r.unwrap();
+    assert_eq!(place.version().await, 2, "both committed");
+    let got = rows(&place.read(None).await);
+    let replace_last = vec!["Budget|Revenue|120".to_owned()];
+    let append_last = vec![
+        "Budget|Revenue|120".to_owned(),
+        "Forecast|Revenue|90".to_owned(),
+    ];
+    assert!(got == replace_last || got == append_last, "{got:?}");
+}

@@ -74,15 +74,27 @@ pub(super) fn latest(
         .join("_delta_log/")
         .map_err(|e| Error::Internal(format!("cannot name the log of {display}: {e}")))?;
     let listed = engine.storage_handler().list_from(&log);
-    let exists = match listed {
-        Ok(mut files) => match files.next() {
-            None | Some(Err(KernelError::FileNotFound(_))) => false,
-            Some(Ok(_)) => true,
-            Some(Err(e)) => return Err(kernel_error(display, "reading the table's log", e)),
-        },
-        Err(KernelError::FileNotFound(_)) => false,
+    // Only a commit or a checkpoint makes a table (`00000000000000000000.json`, ...).
+    let mut exists = false;
+    match listed {
+        Ok(files) => {
+            for f in files {
+                match f {
+                    Ok(f) => {
+                        let name = f.location.path().rsplit('/').next().unwrap_or_default();
+                        if name.starts_with(|c: char| c.is_ascii_digit()) {
+                            exists = true;
+                            break;
+                        }
+                    }
+                    Err(KernelError::FileNotFound(_)) => break,
+                    Err(e) => return Err(kernel_error(display, "reading the table's log", e)),
+                }
+            }
+        }
+        Err(KernelError::FileNotFound(_)) => {}
         Err(e) => return Err(kernel_error(display, "reading the table's log", e)),
-    };
+    }
     if !exists {
         return Ok(None);
     }
@@ -109,10 +121,50 @@ pub(super) fn check_schema(
 }
 
 /// Commits the run's file; the table version it became.
+///
+/// Each commit carries a transaction id unique to the file (`txn` action, app id
+/// `anaplan-parquet/<file>`). Before every attempt, and when an attempt fails, the latest
+/// version is asked whether it holds that id: a commit whose answer was lost (a timeout after
+/// the store wrote it) is then recognised as done, neither committed twice nor its file
+/// deleted from under the table.
 pub(super) fn commit(engine: &dyn Engine, req: &CommitRequest) -> Result<u64> {
+    match try_commit(engine, req) {
+        Ok(v) => Ok(v),
+        Err(e) => match landed(engine, req) {
+            Ok(Some(v)) => Ok(v),
+            _ => Err(e),
+        },
+    }
+}
+
+/// The table's version, when a commit of ours (this file's transaction id) is in it.
+fn landed(engine: &dyn Engine, req: &CommitRequest) -> Result<Option<u64>> {
+    let Some(snapshot) = latest(engine, &req.root, &req.display)? else {
+        return Ok(None);
+    };
+    let found = snapshot
+        .get_app_id_version(&app_id(req), engine)
+        .map_err(|e| kernel_error(&req.display, "reading the table's transactions", e))?;
+    Ok(found.map(|_| snapshot.version()))
+}
+
+/// The transaction id of the run's file.
+fn app_id(req: &CommitRequest) -> String {
+    format!("anaplan-parquet/{}", req.file.path)
+}
+
+fn try_commit(engine: &dyn Engine, req: &CommitRequest) -> Result<u64> {
     let partition = req.file.partition.as_ref().map(|(k, _)| k.as_str());
     for attempt in 1..=MAX_ATTEMPTS {
         let snapshot = latest(engine, &req.root, &req.display)?;
+        if attempt > 1
+            && let Some(s) = &snapshot
+            && s.get_app_id_version(&app_id(req), engine)
+                .map_err(|e| kernel_error(&req.display, "reading the table's transactions", e))?
+                .is_some()
+        {
+            return Ok(s.version());
+        }
         let result = match snapshot {
             None => create(engine, req, partition)?,
             Some(s) => update(engine, req, &s, partition)?,
@@ -162,7 +214,8 @@ fn settle<S>(display: &str, r: delta_kernel::KernelResult<CommitResult<S>>) -> R
 fn create(engine: &dyn Engine, req: &CommitRequest, partition: Option<&str>) -> Result<Attempt> {
     let (table_schema, mapped) = schema::new_table_schema(&req.data, partition)?;
     let mut builder = create_table(req.root.as_str(), Arc::new(table_schema), ENGINE_INFO, true)
-        .with_operation_parameters(operation_parameters(req, partition));
+        .with_operation_parameters(operation_parameters(req, partition))
+        .with_transaction_id(app_id(req), 1);
     if mapped {
         builder = builder.with_table_properties([(COLUMN_MAPPING_MODE, "name")]);
     }
@@ -199,6 +252,7 @@ fn update(
     let mut builder = Arc::clone(snapshot)
         .update_table(UpdateTableOperation::Write, ENGINE_INFO, true)
         .with_operation_parameters(operation_parameters(req, partition))
+        .with_transaction_id(app_id(req), 1)
         .with_commit_info(info, info_schema);
     let adds_columns = !new.is_empty();
     for field in schema::annotate_new(new, &table, mapped) {

@@ -189,16 +189,17 @@ impl DeltaTable {
     /// Writes a probe object twice with put-if-absent: the second must be refused. A store that
     /// accepts it would let two writers overwrite each other's commit, so the run stops.
     async fn check_conditional_put(&self) -> Result<()> {
+        // Beside the log, not in it (readers and writers list the log), under a `_` name that
+        // Delta readers and `table vacuum` ignore.
         let probe = self
             .key
             .clone()
-            .join("_delta_log")
-            .join(format!(".anaplan-parquet-probe-{:016x}", fastrand::u64(..)).as_str());
+            .join(format!("_anaplan-parquet-probe-{:016x}", fastrand::u64(..)).as_str());
         let create = || PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
-        let location = format!("{}_delta_log/", self.display);
+        let location = self.display.clone();
         let first = self
             .store
             .put_opts(&probe, bytes::Bytes::from_static(b"probe").into(), create())
