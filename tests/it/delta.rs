@@ -646,3 +646,63 @@ async fn a_replace_racing_an_append_ends_in_a_clear_state() {
     ];
     assert!(got == replace_last || got == append_last, "{got:?}");
 }
+
+#[tokio::test]
+async fn if_exists_fail_refuses_an_existing_table() {
+    let dir = tempdir();
+    let root = dir.path().join("t");
+    let out = root.to_str().unwrap();
+    let mut o = delta(out, WriteMode::Replace);
+    o.if_exists = anaplan_parquet::sink::IfExists::Fail;
+    write(&o, FIRST).await.unwrap();
+    let e = write(&o, SECOND).await.unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    assert_eq!(rows(&Place::local(&root).read(None).await).len(), 2);
+}
+
+#[test]
+fn vacuum_deletes_old_orphans_and_keeps_what_versions_need() {
+    let dir = tempdir();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, FIRST).unwrap();
+    let table = dir.path().join("t");
+    for mode in ["append", "replace"] {
+        let o = run(bin()
+            .args(["convert"])
+            .arg(&csv)
+            .arg("-o")
+            .arg(&table)
+            .args(["--format", "delta", "--mode", mode]));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // A file a killed run left behind, and every data file, made ten days old.
+    std::fs::copy(
+        table.join(&data_files(&table)[0]),
+        table.join("part-orphan.parquet"),
+    )
+    .unwrap();
+    for f in data_files(&table) {
+        let s = std::process::Command::new("touch")
+            .args(["-d", "10 days ago"])
+            .arg(table.join(&f))
+            .status()
+            .unwrap();
+        assert!(s.success());
+    }
+    let o = run(bin()
+        .args(["table", "vacuum"])
+        .arg(&table)
+        .args(["--retain", "7d", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The orphan goes; the live file and the one the replace removed today stay.
+    assert_eq!(
+        v["files"],
+        serde_json::json!(["part-orphan.parquet"]),
+        "{v}"
+    );
+    assert_eq!(data_files(&table).len(), 2);
+    let o = run(bin().args(["table", "history"]).arg(&table));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Overwrite"), "{}", stdout(&o));
+}
