@@ -355,6 +355,19 @@ async fn a_store_without_conditional_writes_is_refused() {
     let e = write(&o, FIRST).await.unwrap_err();
     assert!(e.to_string().contains("conditional writes"), "{e}");
     assert!(s3.keys("lake").is_empty(), "{:?}", s3.keys("lake"));
+    // Without the preflight (`convert` calls none), the first write checks it too.
+    let dest = Destination::from_options(&o).unwrap();
+    let source = MemorySource::new("memory", vec![Bytes::from_static(FIRST.as_bytes())]);
+    let e = convert::convert(
+        &source,
+        &dest,
+        &EngineOptions::default(),
+        &RunContext::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("conditional writes"), "{e}");
+    assert!(s3.keys("lake").is_empty(), "{:?}", s3.keys("lake"));
 }
 
 #[test]

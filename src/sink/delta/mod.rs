@@ -40,6 +40,7 @@ mod schema;
 mod writer;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::datatypes::Schema;
@@ -77,6 +78,8 @@ pub(crate) struct DeltaTable {
     concurrency: usize,
     /// S3: check that the store honours conditional writes before the first commit.
     needs_conditional_put: bool,
+    /// Set once the check passed (by [`DeltaTable::check`] or the first `begin`).
+    conditional_put_checked: AtomicBool,
     observer: Option<Arc<UploadObserver>>,
     /// Recorded in the commit info.
     provenance: Mutex<BTreeMap<String, String>>,
@@ -130,6 +133,7 @@ impl DeltaTable {
             part_size: settings.part_size,
             concurrency: settings.concurrency,
             needs_conditional_put: place.is_s3,
+            conditional_put_checked: AtomicBool::new(false),
             observer: place.observer,
             provenance: Mutex::new(provenance),
         }
@@ -162,9 +166,7 @@ impl DeltaTable {
     /// Before any data moves: the store answers, it honours conditional writes (S3), the
     /// table's log can be read, and `--if-exists fail` finds no table.
     pub(super) async fn check(self: &Arc<Self>) -> Result<()> {
-        if self.needs_conditional_put {
-            self.check_conditional_put().await?;
-        }
+        self.check_conditional_put().await?;
         let snapshot = self.latest().await?;
         if snapshot.is_some() && self.mode == WriteMode::Replace && self.if_exists == IfExists::Fail
         {
@@ -189,6 +191,15 @@ impl DeltaTable {
     /// Writes a probe object twice with put-if-absent: the second must be refused. A store that
     /// accepts it would let two writers overwrite each other's commit, so the run stops.
     async fn check_conditional_put(&self) -> Result<()> {
+        if !self.needs_conditional_put || self.conditional_put_checked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.probe_conditional_put().await?;
+        self.conditional_put_checked.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn probe_conditional_put(&self) -> Result<()> {
         // Beside the log, not in it (readers and writers list the log), under a `_` name that
         // Delta readers and `table vacuum` ignore.
         let probe = self
@@ -249,6 +260,8 @@ impl DeltaTable {
             ));
         }
         let data = schema::kernel_schema(schema)?;
+        // `convert` does not call `check`: the store's conditional writes are checked here.
+        self.check_conditional_put().await?;
         let partition = self.partition_by_date.then_some(PARTITION_COLUMN);
         {
             let table = Arc::clone(self);
