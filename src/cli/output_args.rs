@@ -48,7 +48,8 @@ pub(crate) struct OutputArgs {
     pub if_exists: Option<String>,
 
     /// In append mode, write each part under a Hive partition `export_date=YYYY-MM-DD/` (UTC
-    /// date of the run), read back as an `export_date` column by DuckDB and Spark.
+    /// date of the run), read back as an `export_date` column by DuckDB and Spark. With
+    /// `--format delta` (either mode), `export_date` is the table's partition column.
     #[arg(long)]
     pub partition_by_date: bool,
 
