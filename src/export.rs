@@ -379,6 +379,7 @@ pub async fn run_export(
         checked = destination.check() => checked?,
     }
     let prepared = prepare(client, job, run, on_event).await?;
+    record_provenance(destination, &prepared);
     let (source, options) = download_plan(client, job, &prepared, options, run).await?;
     let chunks = source.chunk_count();
     on_event(ExportEvent::Downloading { chunks });
@@ -393,6 +394,21 @@ pub async fn run_export(
         task_id: prepared.task_id,
         chunks,
     })
+}
+
+/// Tells the destination where the data comes from (a Delta table keeps it in its commit).
+pub(crate) fn record_provenance(destination: &Destination, prepared: &PreparedExport) {
+    for (key, value) in [
+        ("workspace", &prepared.workspace.name),
+        ("workspaceId", &prepared.workspace.id),
+        ("model", &prepared.model.name),
+        ("modelId", &prepared.model.id),
+        ("export", &prepared.export.name),
+        ("exportId", &prepared.export.id),
+        ("taskId", &prepared.task_id),
+    ] {
+        destination.set_provenance(key, value);
+    }
 }
 
 /// What downloading a prepared export needs: its file's chunks as a [`Source`](crate::source::Source)

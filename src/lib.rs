@@ -63,7 +63,7 @@
 //! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
 //! | [`anaplan`] | the Anaplan client: authentication (password, certificate, OAuth), discovery, export tasks, chunks |
 //! | [`convert`] | the engine: `text` (transcode, CSV decoder, reader), `schema` (types, inference, plan, typing), `encode`, the pipeline, spool and replay |
-//! | [`sink`] | local paths and object-store URLs: atomic publish, abort, append datasets, manifests |
+//! | [`sink`] | local paths and object-store URLs: atomic publish, abort, append datasets, manifests, Delta Lake tables |
 //! | [`error`] | the error type, its structured payloads, and the exit codes |
 //! | `simulator`, `generate` | the embedded Anaplan simulator and the synthetic export generator (feature `simulator`) |
 //! | `cli`, `settings` | the command line: clap arguments, and the one settings layer flags and jobs files share |

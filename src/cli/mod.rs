@@ -35,6 +35,7 @@ pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulator;
 pub(crate) mod views;
+pub(crate) mod table;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
 #[derive(Debug, Parser)]
@@ -93,6 +94,8 @@ pub(crate) enum Command {
     Login(login::LoginArgs),
     /// Revoke the saved OAuth refresh token and delete its file.
     Logout(login::LogoutArgs),
+    /// Housekeeping of a Delta table written with --format delta: history, vacuum.
+    Table(table::TableArgs),
     /// Generate a synthetic Tabular Single Column export (deterministic under --seed).
     #[cfg(feature = "simulator")]
     Generate(generate::GenerateArgs),
@@ -141,6 +144,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::run(args, &global).await,
         Command::Login(args) => login::run_login(args, &global).await,
         Command::Logout(args) => login::run_logout(args, &global).await,
+        Command::Table(args) => table::run(args, &global).await,
         #[cfg(feature = "simulator")]
         Command::Generate(args) => generate::run(args, &global).await,
         #[cfg(feature = "simulator")]

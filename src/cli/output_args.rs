@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{as_flags, named};
 use crate::error::{Error, Result};
-use crate::settings::output::{IF_EXISTS, MODES};
+use crate::settings::output::{FORMATS, IF_EXISTS, MODES, SCHEMA_MODES};
 use crate::settings::{OutputSettings, StorageOptionText};
 use crate::sink::DestinationOptions;
 
@@ -32,12 +32,24 @@ pub(crate) struct OutputArgs {
     #[arg(long, value_parser = named(MODES))]
     pub mode: Option<String>,
 
+    /// `parquet`, or `delta`: DEST is then the root of a Delta Lake table (created by the first
+    /// run with its schema); `--mode append` adds the run's file in one commit, `--mode
+    /// replace` swaps the table's contents in one commit [default: parquet].
+    #[arg(long, value_parser = named(FORMATS), value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// Delta only: `strict` refuses a run whose columns differ from the table's; `merge` adds
+    /// the run's new columns to the table (nullable) [default: strict].
+    #[arg(long, value_parser = named(SCHEMA_MODES), value_name = "MODE")]
+    pub schema_mode: Option<String>,
+
     /// In replace mode, what to do when DEST already exists [default: replace].
     #[arg(long, value_parser = named(IF_EXISTS), value_name = "WHAT")]
     pub if_exists: Option<String>,
 
     /// In append mode, write each part under a Hive partition `export_date=YYYY-MM-DD/` (UTC
-    /// date of the run), read back as an `export_date` column by DuckDB and Spark.
+    /// date of the run), read back as an `export_date` column by DuckDB and Spark. With
+    /// `--format delta` (either mode), `export_date` is the table's partition column.
     #[arg(long)]
     pub partition_by_date: bool,
 
@@ -112,6 +124,8 @@ impl OutputArgs {
             upload_concurrency: self.upload_concurrency,
             upload_retries: self.upload_retries,
             upload_retry_timeout: self.upload_retry_timeout.clone(),
+            format: self.format.clone(),
+            schema_mode: self.schema_mode.clone(),
         }
     }
 
@@ -167,7 +181,7 @@ mod tests {
             let given = parse(&["-o", "x", flag, default]).unwrap();
             assert_eq!(format!("{given:?}"), library, "{flag}");
         }
-        assert_eq!(defaults.len(), 6);
+        assert_eq!(defaults.len(), 8);
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub enum Output {
     Begin(SchemaRef),
     /// Encoded bytes, in order.
     Data(Bytes),
+    /// A record batch just encoded, for a destination that observes them
+    /// ([`Sink::observes_batches`](crate::sink::Sink::observes_batches)).
+    Rows(RecordBatch),
     /// The file is complete: every byte was sent.
     End,
 }

@@ -349,6 +349,7 @@ async fn attempt(
         // The model's turn ends here: the next task on it may start while this file downloads.
     };
     report.task_id = Some(prepared.task_id.clone());
+    crate::export::record_provenance(&destination, &prepared);
 
     let (source, options) =
         download_plan(&shared.client, &d.job, &prepared, d.engine.clone(), run).await?;

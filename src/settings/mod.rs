@@ -40,6 +40,8 @@
 //! | `upload_concurrency`    | `--upload-concurrency`   | a number                         |
 //! | `upload_retries`        | `--upload-retries`       | a number                         |
 //! | `upload_retry_timeout`  | `--upload-retry-timeout` | a duration                       |
+//! | `format`                | `--format`               | a name of [`output::FORMATS`]    |
+//! | `schema_mode`           | `--schema-mode`          | a name of [`output::SCHEMA_MODES`] |
 //! | `retry_timeout`, `request_timeout`, `read_timeout` | the same, kebab-case | a duration |
 //!
 //! Sizes and durations are read by [`crate::units`] everywhere, so `64MB` means the same in a

@@ -7,7 +7,9 @@ use serde::{Deserialize, Deserializer};
 
 use super::{Choice, choose_or, duration, number_or_text, size};
 use crate::error::{Error, Result};
-use crate::sink::{DestinationOptions, IfExists, StorageOption, WriteMode};
+use crate::sink::{
+    DestinationOptions, IfExists, OutputFormat, SchemaMode, StorageOption, WriteMode,
+};
 
 /// The write modes, by name.
 pub(crate) const MODES: &[Choice<WriteMode>] = &[
@@ -41,6 +43,38 @@ pub(crate) const IF_EXISTS: &[Choice<IfExists>] = &[
     },
 ];
 
+/// The output formats, by name.
+pub(crate) const FORMATS: &[Choice<OutputFormat>] = &[
+    Choice {
+        name: "parquet",
+        aliases: &[],
+        help: "A Parquet file, or a dataset of Parquet parts (append)",
+        value: OutputFormat::Parquet,
+    },
+    Choice {
+        name: "delta",
+        aliases: &[],
+        help: "A Delta Lake table rooted at DEST; each run is one commit",
+        value: OutputFormat::Delta,
+    },
+];
+
+/// What a Delta run does with a schema that differs from the table's, by name.
+pub(crate) const SCHEMA_MODES: &[Choice<SchemaMode>] = &[
+    Choice {
+        name: "strict",
+        aliases: &[],
+        help: "Refuse the run before writing, naming the columns",
+        value: SchemaMode::Strict,
+    },
+    Choice {
+        name: "merge",
+        aliases: &[],
+        help: "Add the run's new columns to the table as nullable columns",
+        value: SchemaMode::Merge,
+    },
+];
+
 /// Where and how to write, as given (the output itself aside); `None` takes the default.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(crate) struct OutputSettings {
@@ -70,6 +104,10 @@ pub(crate) struct OutputSettings {
     pub upload_retries: Option<usize>,
     /// `upload_retry_timeout`: a duration.
     pub upload_retry_timeout: Option<String>,
+    /// `format`: a name of [`FORMATS`].
+    pub format: Option<String>,
+    /// `schema_mode`: a name of [`SCHEMA_MODES`]; Delta only.
+    pub schema_mode: Option<String>,
 }
 
 /// A storage option as given, `key=value`, checked by [`StorageOption::parse`]. The value may
@@ -101,6 +139,13 @@ impl OutputSettings {
     pub(crate) fn options(&self, output: String) -> Result<DestinationOptions> {
         let mut o = DestinationOptions::new(output);
         o.mode = choose_or("mode", MODES, self.mode.as_deref(), o.mode)?;
+        o.format = choose_or("format", FORMATS, self.format.as_deref(), o.format)?;
+        o.schema_mode = choose_or(
+            "schema_mode",
+            SCHEMA_MODES,
+            self.schema_mode.as_deref(),
+            o.schema_mode,
+        )?;
         if let Some(given) = &self.if_exists {
             // Checked here, not only by the library: `if_exists = "replace"` is the default
             // value, yet naming it in append mode is still a mistake worth reporting.
@@ -170,6 +215,7 @@ mod tests {
             upload_concurrency: Some(2),
             upload_retries: Some(3),
             upload_retry_timeout: Some("30s".into()),
+            ..OutputSettings::default()
         }
         .options("s3://b/ds/".into())
         .unwrap();

@@ -76,8 +76,10 @@
 //! | `dataset` | append mode: part names, listing parts, the schema check |
 //! | `manifest` | where the manifest lives, reading and writing it |
 //! | `errors` | `object_store` errors in words, typed classification, redaction |
+//! | `delta` | `format = delta`: a Delta Lake table at DEST, one commit per run (through `delta_kernel`) |
 
 mod dataset;
+pub(crate) mod delta;
 mod errors;
 mod local;
 mod location;
@@ -93,6 +95,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -101,11 +104,12 @@ use object_store::{ObjectStore, ObjectStoreExt};
 pub(crate) use location::Location;
 pub use options::{
     DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOAD_MAX_RETRIES, DestinationOptions, IfExists,
-    StorageOption, WriteMode,
+    OutputFormat, SchemaMode, StorageOption, WriteMode,
 };
 pub use writer::DestinationWriter;
 
 use self::dataset::{PartName, check_dataset};
+use self::delta::DeltaTable;
 use self::errors::{NOTHING_WRITTEN, exists_error, redact_url_text, store_code, store_error};
 use self::location::{Output, check_local_settings, classify};
 use self::multipart::StoreWriter;
@@ -148,6 +152,12 @@ pub trait Sink: Send + Sync {
     fn local_paths(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+
+    /// True when the writers want each record batch too ([`SinkWriter::observe`]), as a Delta
+    /// table does for its file statistics.
+    fn observes_batches(&self) -> bool {
+        false
+    }
 }
 
 /// One output file being written; see [`Sink`].
@@ -164,6 +174,12 @@ pub trait SinkWriter: Send {
 
     /// Abandons the file: nothing is published and nothing is left behind.
     fn abort(self: Box<Self>) -> BoxFuture<'static, Result<()>>;
+
+    /// Sees a record batch once it is encoded (only when [`Sink::observes_batches`]).
+    fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        let _ = batch;
+        Ok(())
+    }
 }
 
 impl Sink for Destination {
@@ -173,16 +189,24 @@ impl Sink for Destination {
 
     fn begin<'a>(&'a self, schema: &'a Schema) -> BoxFuture<'a, Result<Box<dyn SinkWriter>>> {
         Box::pin(async move {
-            let writer: Box<dyn SinkWriter> = Box::new(Destination::begin(self, schema).await?);
+            let writer: Box<dyn SinkWriter> = match &self.delta {
+                Some(table) => Box::new(table.begin(schema).await?),
+                None => Box::new(Destination::begin(self, schema).await?),
+            };
             Ok(writer)
         })
     }
 
     fn local_paths(&self) -> Vec<PathBuf> {
         match (&self.target, self.mode) {
+            _ if self.delta.is_some() => Vec::new(),
             (Target::Local { path, .. }, WriteMode::Replace) => vec![path.clone()],
             _ => Vec::new(),
         }
+    }
+
+    fn observes_batches(&self) -> bool {
+        self.delta.is_some()
     }
 }
 
@@ -225,6 +249,8 @@ pub struct Destination {
     partition_by_date: bool,
     part_size: usize,
     concurrency: usize,
+    /// `format = delta`: the table rooted at the target.
+    delta: Option<Arc<DeltaTable>>,
 }
 
 #[derive(Clone, Debug)]
@@ -259,6 +285,18 @@ impl Destination {
             }
             Output::Url(url) => Target::Store(store::build(&url, &options.output, options)?),
         };
+        if options.format == OutputFormat::Delta {
+            let delta = delta_table(&target, options)?;
+            return Ok(Destination {
+                target,
+                mode: options.mode,
+                if_exists: options.if_exists,
+                partition_by_date: options.partition_by_date,
+                part_size: options.upload_part_size,
+                concurrency: options.upload_concurrency,
+                delta: Some(Arc::new(delta)),
+            });
+        }
         if options.mode == WriteMode::Replace {
             match &target {
                 Target::Store(s) if s.key.as_ref().is_empty() || options.output.ends_with('/') => {
@@ -290,7 +328,21 @@ impl Destination {
             partition_by_date: options.partition_by_date,
             part_size: options.upload_part_size,
             concurrency: options.upload_concurrency,
+            delta: None,
         })
+    }
+
+    /// The Delta table, when the format is `delta`.
+    pub(crate) fn delta_table(&self) -> Option<&Arc<DeltaTable>> {
+        self.delta.as_ref()
+    }
+
+    /// Records where the run's data comes from (`workspace`, `model`, `export`, `taskId`), for
+    /// destinations that keep it (a Delta table's commit info). Others ignore it.
+    pub fn set_provenance(&self, key: &str, value: &str) {
+        if let Some(t) = &self.delta {
+            t.set_provenance(key, value);
+        }
     }
 
     /// Counts transient storage failures (retries) into `progress` as they happen.
@@ -314,6 +366,9 @@ impl Destination {
 
     /// Where the output goes, for messages: a path, or a URL without password or query string.
     pub fn describe(&self) -> String {
+        if let Some(t) = &self.delta {
+            return t.describe();
+        }
         let loc = match &self.target {
             Target::Local { path, .. } => path.display().to_string(),
             Target::Store(s) => s.location(),
@@ -329,6 +384,12 @@ impl Destination {
     /// `--if-exists fail` has nothing in its way. A long export is not run only to fail at
     /// the end. [`Destination::begin`] checks again (and the dataset's schema, in append mode).
     pub async fn check(&self) -> Result<()> {
+        if let Some(t) = &self.delta {
+            if let Target::Store(s) = &self.target {
+                preflight(s).await?;
+            }
+            return t.check().await;
+        }
         match &self.target {
             Target::Local { path, .. } => local::check(path, self.mode, self.if_exists),
             Target::Store(s) => {
@@ -405,6 +466,78 @@ impl Destination {
         );
         Ok(DestinationWriter::store(location, writer, &s.observer))
     }
+}
+
+/// The Delta table rooted at `target`: a local directory through `object_store`'s local file
+/// system (its exclusive create makes commits atomic), or the bucket prefix through the same
+/// store client as plain Parquet.
+fn delta_table(target: &Target, options: &DestinationOptions) -> Result<DeltaTable> {
+    use object_store::path::Path as StorePath;
+    let settings = delta::TableSettings {
+        mode: options.mode,
+        if_exists: options.if_exists,
+        partition_by_date: options.partition_by_date,
+        schema_mode: options.schema_mode,
+        part_size: options.upload_part_size,
+        concurrency: options.upload_concurrency,
+    };
+    let place = match target {
+        Target::Local { path, .. } => {
+            let abs = std::path::absolute(path).map_err(|e| {
+                Error::invalid_setting("output", format!("{}: {e}", path.display()))
+            })?;
+            let root = url::Url::from_directory_path(&abs).map_err(|()| {
+                Error::invalid_setting(
+                    "output",
+                    format!("{} cannot be a Delta table's root", abs.display()),
+                )
+            })?;
+            let key = StorePath::from_url_path(root.path())
+                .map_err(|e| Error::invalid_setting("output", format!("{}: {e}", abs.display())))?;
+            let mut display = abs.display().to_string();
+            if !display.ends_with(std::path::MAIN_SEPARATOR) {
+                display.push(std::path::MAIN_SEPARATOR);
+            }
+            delta::TablePlace {
+                store: Arc::new(object_store::local::LocalFileSystem::new()),
+                key,
+                root,
+                display,
+                is_s3: false,
+                observer: None,
+            }
+        }
+        Target::Store(s) => {
+            let mut root = url::Url::parse(&options.output)
+                .map_err(|e| Error::invalid_setting("output", e.to_string()))?;
+            root.set_query(None);
+            root.set_fragment(None);
+            let _ = root.set_password(None);
+            if s.key.as_ref().is_empty() {
+                root.set_path("/");
+            } else {
+                root.set_path(&format!("/{}/", s.key));
+            }
+            let display = if s.key.as_ref().is_empty() {
+                s.base.clone()
+            } else {
+                format!("{}{}/", s.base, s.key)
+            };
+            delta::TablePlace {
+                store: Arc::clone(&s.store),
+                key: s.key.clone(),
+                root,
+                display,
+                is_s3: matches!(root_scheme(&options.output), "s3" | "s3a"),
+                observer: Some(Arc::clone(&s.observer)),
+            }
+        }
+    };
+    Ok(DeltaTable::new(place, &settings))
+}
+
+fn root_scheme(output: &str) -> &str {
+    output.split_once("://").map_or("", |(s, _)| s)
 }
 
 /// One cheap LIST before any data moves, so that a missing bucket or bad credentials stop the

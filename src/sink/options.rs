@@ -50,6 +50,26 @@ pub enum IfExists {
     Fail,
 }
 
+/// What DEST holds: plain Parquet (a file, or a dataset of parts) or a Delta Lake table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// A Parquet file (replace) or a prefix of Parquet parts (append).
+    #[default]
+    Parquet,
+    /// A Delta Lake table rooted at DEST: each run is one commit to its log.
+    Delta,
+}
+
+/// What a Delta run does when its schema differs from the table's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SchemaMode {
+    /// Refuse the run before writing, naming the columns that differ.
+    #[default]
+    Strict,
+    /// Add the run's new columns to the table (as nullable); anything else still fails.
+    Merge,
+}
+
 /// One `--storage-option KEY=VALUE`. The value may be a secret (a secret key, a SAS token), so
 /// it is always held as a [`Secret`] and never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -130,6 +150,10 @@ pub struct DestinationOptions {
     pub retry_timeout: Duration,
     /// Read `AWS_*` / `GOOGLE_*` / `AZURE_*` from the environment (default true).
     pub read_env: bool,
+    /// Plain Parquet or a Delta Lake table.
+    pub format: OutputFormat,
+    /// Delta only: refuse or merge a schema that differs from the table's.
+    pub schema_mode: SchemaMode,
 }
 
 impl DestinationOptions {
@@ -150,6 +174,8 @@ impl DestinationOptions {
             max_retries: DEFAULT_UPLOAD_MAX_RETRIES,
             retry_timeout: DEFAULT_UPLOAD_RETRY_TIMEOUT,
             read_env: true,
+            format: OutputFormat::Parquet,
+            schema_mode: SchemaMode::Strict,
         }
     }
 
@@ -171,7 +197,16 @@ impl DestinationOptions {
                 "applies to replace mode only (append never overwrites)",
             ));
         }
-        if self.partition_by_date && self.mode != WriteMode::Append {
+        if self.schema_mode == SchemaMode::Merge && self.format != OutputFormat::Delta {
+            return Err(Error::invalid_setting(
+                "schema_mode",
+                "applies to Delta tables only (format = delta)",
+            ));
+        }
+        if self.partition_by_date
+            && self.mode != WriteMode::Append
+            && self.format != OutputFormat::Delta
+        {
             return Err(Error::invalid_setting(
                 "partition_by_date",
                 "needs append mode",

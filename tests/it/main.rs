@@ -5,6 +5,7 @@ mod cancel;
 mod client;
 mod convert;
 mod corpus;
+mod delta;
 mod engine;
 mod exactness;
 mod export;

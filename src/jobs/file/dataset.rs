@@ -43,6 +43,8 @@ pub(super) const SETTING_KEYS: &[&str] = &[
     "upload_concurrency",
     "upload_retries",
     "upload_retry_timeout",
+    "format",
+    "schema_mode",
 ];
 /// Settings given as tables, merged key by key (a dataset's entries over `[defaults]`').
 const TABLE_KEYS: &[&str] = &["types", "storage_options"];

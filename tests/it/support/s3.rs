@@ -14,6 +14,11 @@
 //! gives up meanwhile leaves nothing behind. [`S3Server::hold`] keeps requests of an operation
 //! waiting until [`S3Server::release`] (then they are failed or handled as usual), so a test
 //! can make things happen in a chosen order without timing.
+//!
+//! s3s-fs answers a conditional PUT (`If-None-Match: *`) on an existing key with 412, but it
+//! checks and then writes, so two simultaneous creates of one key could both succeed. The
+//! server here runs conditional PUTs one at a time, which makes put-if-absent atomic as on
+//! AWS S3 (Delta commits rely on it).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -121,6 +126,8 @@ struct Faults {
     line_up: std::sync::Mutex<Option<LineUp>>,
     /// Requests of the line-up so far.
     lined_up: tokio::sync::watch::Sender<usize>,
+    /// Held while a conditional PUT is handled: put-if-absent is atomic.
+    conditional: tokio::sync::Mutex<()>,
 }
 
 /// Which requests [`S3Server::line_up`] groups, and how.
@@ -402,7 +409,13 @@ impl hyper::service::Service<hyper::Request<Incoming>> for FaultyService {
         let faults = Arc::clone(&self.faults);
         let inner = self.inner.clone();
         let uri = req.uri().to_string();
+        let conditional = req.headers().contains_key("if-none-match");
         Box::pin(async move {
+            let _one_at_a_time = if conditional {
+                Some(faults.conditional.lock().await)
+            } else {
+                None
+            };
             if let Some(op) = op {
                 faults.line_up(op, &uri).await;
                 faults.pass_gate(op).await;
@@ -440,6 +453,7 @@ impl Default for Faults {
             holding: Default::default(),
             line_up: std::sync::Mutex::new(None),
             lined_up: tokio::sync::watch::Sender::new(0),
+            conditional: tokio::sync::Mutex::new(()),
         }
     }
 }
