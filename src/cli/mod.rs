@@ -34,8 +34,8 @@ pub(crate) mod read;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulator;
-pub(crate) mod views;
 pub(crate) mod table;
+pub(crate) mod views;
 
 /// Pull Anaplan exports into Parquet, on local disk or in an object store.
 #[derive(Debug, Parser)]

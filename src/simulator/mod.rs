@@ -69,7 +69,7 @@
 //! # Files
 //!
 //! Imports go one way: `server` → `api`, `auth` → `http`, `tasks` → `state` → `content` →
-//! `config` → `format`, `objects`, with `faults`, `conn` and `body` at the bottom.
+//! `config_toml` → `config` → `format`, `objects`, with `faults`, `conn` and `body` at the bottom.
 //!
 //! | file | job |
 //! |---|---|
@@ -77,12 +77,13 @@
 //! | `server.rs` | the router: every request to the auth service or the API, then logged |
 //! | `auth.rs` | the auth service: sign-in (Basic, certificate), refresh, validate, logout |
 //! | [`oauth`] | the OAuth 2.0 service: device grant, refresh-token rotation, revocation |
-//! | `api/` | the Integration API: discovery, exports and tasks, files and chunks, users, imports, processes and actions |
+//! | `api/` | the Integration API: discovery, exports and tasks, files and chunks, users, imports, processes and actions, modules, views, lists and read requests |
 //! | `http.rs` | the endpoints' toolkit: request context, JSON and error answers, downloads |
 //! | `body.rs` | download body transformations: cut short, trickled, gzip |
 //! | `conn.rs` | connections with a bandwidth cap and a reset switch |
 //! | `state.rs`, `tasks.rs` | the tenant's live state; export tasks and their life cycle |
-//! | `config.rs` | [`SimulatorConfig`] from code or TOML |
+//! | `config.rs` | [`SimulatorConfig`]: the validated configuration and the default tenant |
+//! | `config_toml.rs` | the TOML config file: its shapes and how they become a [`SimulatorConfig`] |
 //! | `objects.rs` | users' profiles, imports, processes, actions, the export result form |
 //! | `content.rs`, `format.rs` | export files' bytes; their layout, encoding, fixed content |
 //! | `faults.rs` | [`FaultSpec`] and the deterministic fault decisions |
@@ -119,13 +120,14 @@ mod api;
 mod auth;
 mod body;
 pub mod config;
+mod config_toml;
 mod conn;
 mod content;
 mod faults;
 mod format;
 mod http;
-mod objects;
 pub mod oauth;
+mod objects;
 pub mod reads;
 mod server;
 mod state;
@@ -138,11 +140,11 @@ pub use config::{
 pub use content::ExportContent;
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
 pub use format::{Encoding, FixedContent, Layout};
+pub use oauth::{Approval, OAuthClientConfig, OAuthConfig, OAuthCounters, RefreshHold};
 pub use objects::{
     ActionConfig, ExportResultForm, ImportConfig, LOGIN_DATE_FORMAT, ModelActions, ProcessConfig,
     UserProfile,
 };
-pub use oauth::{Approval, OAuthClientConfig, OAuthConfig, OAuthCounters, RefreshHold};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
 use conn::SimListener;
