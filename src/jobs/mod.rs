@@ -48,6 +48,7 @@ pub(crate) mod file;
 pub(crate) mod hash;
 pub(crate) mod manifest;
 mod overlap;
+mod read_dataset;
 mod report;
 mod run;
 pub(crate) mod schedule;
@@ -80,6 +81,9 @@ pub struct Dataset {
     pub engine: EngineOptions,
     /// Where and how to write.
     pub output: DestinationOptions,
+    /// For a dataset with `view =` or `list =`: the read (a large-volume read request);
+    /// `job.export` then holds the view's or list's name or id, for messages.
+    pub read: Option<crate::read::ReadJob>,
 }
 
 /// How a round runs.

@@ -124,8 +124,8 @@ mod content;
 mod faults;
 mod format;
 mod http;
-mod objects;
 pub mod oauth;
+mod objects;
 pub mod reads;
 mod server;
 mod state;
@@ -138,11 +138,11 @@ pub use config::{
 pub use content::ExportContent;
 pub use faults::{FAULTS_HELP, FaultKind, FaultSpec, RetryAfterForm};
 pub use format::{Encoding, FixedContent, Layout};
+pub use oauth::{Approval, OAuthClientConfig, OAuthConfig, OAuthCounters, RefreshHold};
 pub use objects::{
     ActionConfig, ExportResultForm, ImportConfig, LOGIN_DATE_FORMAT, ModelActions, ProcessConfig,
     UserProfile,
 };
-pub use oauth::{Approval, OAuthClientConfig, OAuthConfig, OAuthCounters, RefreshHold};
 pub use state::{Counters, ExportInfo, RequestRecord, TaskEvent};
 
 use conn::SimListener;
