@@ -129,13 +129,16 @@ pub(super) fn dataset(
     let output = required(output, "output");
     let source = source(export, view, list, &mut |msg| problem(Some(&shown), msg));
     let known = known_keys(&mut t, &shown, at, problem);
+    // `read_mode` in [defaults] is for the view and list datasets; in an export dataset's own
+    // table it is a mistake.
+    let own_read_mode = t.contains_key("read_mode");
     let own = settings(&over(t, defaults), &shown, at, problem);
     let (true, Some(own), Some(name), Some(source), Some(output)) =
         (known, own, name, source, output)
     else {
         return (shown, None);
     };
-    match build(&name, source, output, own, dir) {
+    match build(&name, source, output, own, own_read_mode, dir) {
         Ok(d) => (name, Some(d)),
         Err(e) => {
             problem(Some(&name), e.naming_setting(key_name).to_string());
@@ -284,6 +287,7 @@ fn build(
     source: Source,
     output: String,
     mut s: DatasetSettings,
+    own_read_mode: bool,
     dir: &Path,
 ) -> Result<Dataset> {
     let workspace = s.workspace.ok_or_else(|| {
@@ -310,7 +314,7 @@ fn build(
     let engine = s.engine.options()?;
     let read = match object {
         None => {
-            if s.read_mode.is_some() {
+            if own_read_mode {
                 return Err(Error::invalid_setting(
                     "read_mode",
                     "applies to a `view` or `list` dataset only",
