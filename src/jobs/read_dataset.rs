@@ -26,12 +26,15 @@ pub(super) async fn attempt(
     client: &AnaplanClient,
     run_id: &str,
     d: &Dataset,
-    read: &ReadJob,
     names: ReadResolved,
     destination: &Destination,
     run: &RunContext,
     report: &mut DatasetReport,
 ) -> Result<()> {
+    let read: &ReadJob = d
+        .read
+        .as_ref()
+        .ok_or_else(|| Error::Internal("a view or list dataset without its read".into()))?;
     // The names were resolved once for the round: read by id.
     let mut job = read.clone();
     job.workspace.clone_from(&names.workspace.id);

@@ -259,14 +259,14 @@ async fn run_one(shared: &Shared, d: &Dataset, names: Names) -> DatasetReport {
         progress: Progress::new(),
         shutdown: shared.round.child(),
     };
-    let result = match (names, &d.read) {
-        (Names::Read(names), Some(read)) => {
+    let result = match names {
+        Names::Read(names) => {
             report.workspace = Some(named(&names.workspace));
             report.model = Some(named(&names.model));
             names.name_in(&mut report.view, &mut report.list);
-            attempt_read(shared, d, read, names, &run, &mut report).await
+            attempt_read(shared, d, names, &run, &mut report).await
         }
-        (Names::Export(names), _) => {
+        Names::Export(names) => {
             report.workspace = Some(named(&names.workspace));
             report.model = Some(named(&names.model));
             report.export = Some(named(&names.export));
@@ -279,9 +279,6 @@ async fn run_one(shared: &Shared, d: &Dataset, names: Names) -> DatasetReport {
             );
             attempt(shared, d, names, &run, &mut report).await
         }
-        (Names::Read(_), None) => Err(Error::Internal(
-            "a view or list was resolved for an export dataset".into(),
-        )),
     };
     report.duration = t0.elapsed();
     if let Err(e) = result {
@@ -311,7 +308,6 @@ async fn run_one(shared: &Shared, d: &Dataset, names: Names) -> DatasetReport {
 async fn attempt_read(
     shared: &Shared,
     d: &Dataset,
-    read: &crate::read::ReadJob,
     names: super::catalog::ReadResolved,
     run: &RunContext,
     report: &mut DatasetReport,
@@ -322,7 +318,6 @@ async fn attempt_read(
         &shared.client,
         &shared.run_id,
         d,
-        read,
         names,
         &destination,
         run,
