@@ -7,6 +7,11 @@
 //! round in `catalog.rs`), reported as [`RoundReport`] (`report.rs`), and [`check`]ed without
 //! exporting anything (`check.rs`).
 //!
+//! A dataset may read a module view or a list instead of an export (`view =` or `list =` in the
+//! jobs file: [`Dataset::read`]): its names are resolved with the others, and it is read
+//! through a large-volume read request by [`crate::read::run_read`] (`read_dataset.rs`), which
+//! deletes the request whatever the ending; its manifest names the view or list.
+//!
 //! ## One round ([`run_round`])
 //!
 //! 1. **One sign-in** for every dataset: one client, one token, refreshed as needed.
