@@ -131,6 +131,34 @@ impl ReadJob {
     }
 }
 
+impl ReadJob {
+    /// The read of `object` with an export's settings: its workspace and model, its chunk
+    /// concurrency, polling and timeout for the pages, and `--layout single-column` (the
+    /// engine's layout) for a view's `TABULAR_SINGLE_COLUMN`. Shared by `export --view` and the
+    /// jobs file's `view =` and `list =` keys.
+    pub fn like_export(
+        object: ReadObject,
+        mode: ReadMode,
+        job: &crate::export::ExportJob,
+        options: &EngineOptions,
+    ) -> Self {
+        let mut read = ReadJob::new(job.workspace.clone(), job.model.clone(), object);
+        read.mode = mode;
+        read.layout = if options.schema.layout == Layout::SingleColumn {
+            ViewLayout::SingleColumn
+        } else {
+            ViewLayout::MultiColumn
+        };
+        read.pages = PageOptions {
+            concurrency: job.concurrency,
+            poll_interval: job.poll.interval,
+            timeout: job.poll.timeout,
+            ..PageOptions::default()
+        };
+        read
+    }
+}
+
 /// What a read did.
 #[derive(Clone, Debug)]
 pub struct ReadReport {

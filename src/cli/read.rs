@@ -9,12 +9,11 @@ use super::GlobalArgs;
 use super::discovery::write_stdout;
 use super::display::Display;
 use crate::anaplan::AnaplanClient;
-use crate::convert::{EngineOptions, Layout, RunContext};
+use crate::convert::{EngineOptions, RunContext};
 use crate::error::{Error, Result};
 use crate::export::ExportJob;
-use crate::read::{ReadJob, ReadMode, ReadObject, ReadReport, ViewLayout, run_read};
+use crate::read::{ReadJob, ReadMode, ReadObject, ReadReport, run_read};
 use crate::sink::Destination;
-use crate::source::pages::PageOptions;
 
 /// What `export` was asked to read instead of an export.
 #[derive(Clone, Copy, Debug)]
@@ -50,19 +49,7 @@ pub(crate) fn read_job(
             .parse()
             .map_err(|e: String| Error::usage(format!("--read-mode: {e}")))?,
     };
-    let mut read = ReadJob::new(job.workspace.clone(), job.model.clone(), object);
-    read.mode = mode;
-    read.layout = if options.schema.layout == Layout::SingleColumn {
-        ViewLayout::SingleColumn
-    } else {
-        ViewLayout::MultiColumn
-    };
-    read.pages = PageOptions {
-        concurrency: job.concurrency,
-        poll_interval: job.poll.interval,
-        timeout: job.poll.timeout,
-        ..PageOptions::default()
-    };
+    let read = ReadJob::like_export(object, mode, job, options);
     Ok(read)
 }
 

@@ -45,11 +45,12 @@ pub(crate) const EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub(crate) struct RunArgs {
-    /// The jobs file (TOML): `[connection]`, `[defaults]` and one `[[dataset]]` per export.
+    /// The jobs file (TOML): `[connection]`, `[defaults]` and one `[[dataset]]` per export,
+    /// view or list.
     #[arg(value_name = "JOBS.toml")]
     pub jobs: PathBuf,
 
-    /// Check the file, sign in, resolve every workspace, model and export name and check
+    /// Check the file, sign in, resolve every workspace, model, export, view and list name and check
     /// every destination, without exporting anything; report every problem at once.
     #[arg(long)]
     pub check: bool,
@@ -280,12 +281,16 @@ async fn check(
                 if d.ok { "ok" } else { "problem" }.to_owned(),
                 named(d.workspace.as_ref()),
                 named(d.model.as_ref()),
-                named(d.export.as_ref()),
+                match (&d.view, &d.list) {
+                    (Some(v), _) => format!("view {}", named(Some(v))),
+                    (_, Some(l)) => format!("list {}", named(Some(l))),
+                    _ => named(d.export.as_ref()),
+                },
                 d.output.clone(),
             ]
         });
         write_stdout(&render_table(
-            &["dataset", "check", "workspace", "model", "export", "output"],
+            &["dataset", "check", "workspace", "model", "source", "output"],
             rows,
         ))?;
     }

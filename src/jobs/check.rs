@@ -27,6 +27,8 @@ pub async fn check(client: &AnaplanClient, datasets: &[Dataset]) -> Result<Check
             workspace: None,
             model: None,
             export: None,
+            view: None,
+            list: None,
             output: shown_output(&d.output.output),
         };
         let mut problem = |e: &Error| {
@@ -36,13 +38,24 @@ pub async fn check(client: &AnaplanClient, datasets: &[Dataset]) -> Result<Check
                 problem: e.to_string(),
             });
         };
-        match catalog.resolve(client, &d.job).await {
-            Ok(r) => {
-                checked.workspace = Some(named(&r.workspace));
-                checked.model = Some(named(&r.model));
-                checked.export = Some(named(&r.export));
+        if let Some(read) = &d.read {
+            match catalog.resolve_read(client, read).await {
+                Ok(r) => {
+                    checked.workspace = Some(named(&r.workspace));
+                    checked.model = Some(named(&r.model));
+                    r.name_in(&mut checked.view, &mut checked.list);
+                }
+                Err(e) => problem(&e),
             }
-            Err(e) => problem(&e),
+        } else {
+            match catalog.resolve(client, &d.job).await {
+                Ok(r) => {
+                    checked.workspace = Some(named(&r.workspace));
+                    checked.model = Some(named(&r.model));
+                    checked.export = Some(named(&r.export));
+                }
+                Err(e) => problem(&e),
+            }
         }
         match Destination::from_options(&d.output) {
             Ok(dest) => {

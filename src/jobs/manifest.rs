@@ -63,10 +63,21 @@ pub struct Manifest {
     pub workspace: NamedRef,
     /// The source model.
     pub model: NamedRef,
-    /// The export.
-    pub export: NamedRef,
-    /// The export task whose file was converted.
-    pub task_id: String,
+    /// The export (absent for a view or list dataset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<NamedRef>,
+    /// The view, for a `view =` dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<NamedRef>,
+    /// The list, for a `list =` dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<NamedRef>,
+    /// The export task whose file was converted (absent for a view or list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The large-volume read request (deleted by now), for a view or list read through one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_request_id: Option<String>,
     /// `replace` or `append`.
     pub mode: String,
     /// The destination (a file, or a dataset prefix).
@@ -83,8 +94,10 @@ pub struct Manifest {
     pub input_bytes: u64,
     /// The schema written.
     pub schema: Vec<SummaryColumn>,
-    /// SHA-256 of the raw export bytes, as downloaded (lower-case hex).
-    pub content_sha256: String,
+    /// SHA-256 of the raw export bytes, as downloaded (lower-case hex); absent for a view or
+    /// list (never skipped by `--skip-unchanged`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
 }
 
 impl Manifest {
@@ -124,11 +137,14 @@ mod tests {
                 id: "75A4".into(),
                 name: "FP&A".into(),
             },
-            export: NamedRef {
+            export: Some(NamedRef {
                 id: "116000000001".into(),
                 name: "Revenue - TSC.csv".into(),
-            },
-            task_id: "T1".into(),
+            }),
+            view: None,
+            list: None,
+            task_id: Some("T1".into()),
+            read_request_id: None,
             mode: "replace".into(),
             output: "out/revenue.parquet".into(),
             location: "out/revenue.parquet".into(),
@@ -140,7 +156,7 @@ mod tests {
                 name: "Value".into(),
                 data_type: "float64".into(),
             }],
-            content_sha256: "ab".repeat(32),
+            content_sha256: Some("ab".repeat(32)),
         }
     }
 

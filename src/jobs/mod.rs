@@ -7,6 +7,11 @@
 //! round in `catalog.rs`), reported as [`RoundReport`] (`report.rs`), and [`check`]ed without
 //! exporting anything (`check.rs`).
 //!
+//! A dataset may read a module view or a list instead of an export (`view =` or `list =` in the
+//! jobs file: [`Dataset::read`]): its names are resolved with the others, and it is read
+//! through a large-volume read request by [`crate::read::run_read`] (`read_dataset.rs`), which
+//! deletes the request whatever the ending; its manifest names the view or list.
+//!
 //! ## One round ([`run_round`])
 //!
 //! 1. **One sign-in** for every dataset: one client, one token, refreshed as needed.
@@ -48,6 +53,7 @@ pub(crate) mod file;
 pub(crate) mod hash;
 pub(crate) mod manifest;
 mod overlap;
+mod read_dataset;
 mod report;
 mod run;
 pub(crate) mod schedule;
@@ -80,6 +86,9 @@ pub struct Dataset {
     pub engine: EngineOptions,
     /// Where and how to write.
     pub output: DestinationOptions,
+    /// For a dataset with `view =` or `list =`: the read (a large-volume read request);
+    /// `job.export` then holds the view's or list's name or id, for messages.
+    pub read: Option<crate::read::ReadJob>,
 }
 
 /// How a round runs.

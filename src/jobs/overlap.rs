@@ -147,6 +147,7 @@ mod tests {
             job: ExportJob::new("W", "M", name),
             engine: EngineOptions::default(),
             output: o,
+            read: None,
         }
     }
 

@@ -77,6 +77,15 @@ pub struct DatasetReport {
     pub model: Option<NamedRef>,
     /// The export, once resolved.
     pub export: Option<NamedRef>,
+    /// The view, once resolved (a `view =` dataset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<NamedRef>,
+    /// The list, once resolved (a `list =` dataset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<NamedRef>,
+    /// The large-volume read request of a view or list (deleted by the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_request_id: Option<String>,
     /// The export task, once started.
     pub task_id: Option<String>,
     /// SHA-256 of the raw export, once read whole.
@@ -100,6 +109,9 @@ impl DatasetReport {
             workspace: None,
             model: None,
             export: None,
+            view: None,
+            list: None,
+            read_request_id: None,
             task_id: None,
             content_sha256: None,
         }
@@ -215,6 +227,12 @@ pub struct CheckedDataset {
     pub model: Option<NamedRef>,
     /// The export, when resolved.
     pub export: Option<NamedRef>,
+    /// The view, when resolved (a `view =` dataset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<NamedRef>,
+    /// The list, when resolved (a `list =` dataset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<NamedRef>,
     /// The destination.
     pub output: String,
 }
@@ -260,6 +278,7 @@ mod tests {
                 job: ExportJob::new("W", "M", "E"),
                 engine: EngineOptions::default(),
                 output: DestinationOptions::new("x.parquet"),
+                read: None,
             })
         };
         let round = |statuses: &[Status], interrupted| RoundReport {

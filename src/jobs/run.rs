@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::catalog::{Catalog, Resolved};
+use super::catalog::{Catalog, Names, Resolved};
 use super::hash::HashingSource;
 use super::manifest::{self, MANIFEST_VERSION, Manifest};
 use super::report::{DatasetReport, RoundReport, Status, named, shown_output, where_to};
@@ -94,12 +94,12 @@ pub async fn run_round(
     // stop of the round lets them finish.
     client.stop_on(shutdown);
     let mut catalog = Catalog::default();
-    let mut ready: Vec<(usize, Resolved)> = Vec::new();
+    let mut ready: Vec<(usize, Names)> = Vec::new();
     for (i, d) in datasets.iter().enumerate() {
         if round.is_triggered() {
             break;
         }
-        match catalog.resolve(client, &d.job).await {
+        match catalog.resolve_dataset(client, d).await {
             Ok(r) => ready.push((i, r)),
             Err(e) => {
                 tracing::error!("dataset {:?} failed: {e}", d.name);
@@ -111,7 +111,7 @@ pub async fn run_round(
             }
         }
     }
-    let order = interleave_by_model(ready, |(_, r)| r.model.id.clone());
+    let order = interleave_by_model(ready, |(_, r)| r.model_id().to_owned());
 
     let shared = Arc::new(Shared {
         client: client.clone(),
@@ -252,24 +252,34 @@ fn interleave_by_model<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
     out
 }
 
-async fn run_one(shared: &Shared, d: &Dataset, names: Resolved) -> DatasetReport {
+async fn run_one(shared: &Shared, d: &Dataset, names: Names) -> DatasetReport {
     let t0 = Instant::now();
     let mut report = DatasetReport::new(d);
-    report.workspace = Some(named(&names.workspace));
-    report.model = Some(named(&names.model));
-    report.export = Some(named(&names.export));
-    tracing::debug!(
-        "export {:?} of model {:?} in workspace {:?} to {}",
-        names.export.name,
-        names.model.name,
-        names.workspace.name,
-        shown_output(&d.output.output)
-    );
     let run = RunContext {
         progress: Progress::new(),
         shutdown: shared.round.child(),
     };
-    let result = attempt(shared, d, names, &run, &mut report).await;
+    let result = match names {
+        Names::Read(names) => {
+            report.workspace = Some(named(&names.workspace));
+            report.model = Some(named(&names.model));
+            names.name_in(&mut report.view, &mut report.list);
+            attempt_read(shared, d, names, &run, &mut report).await
+        }
+        Names::Export(names) => {
+            report.workspace = Some(named(&names.workspace));
+            report.model = Some(named(&names.model));
+            report.export = Some(named(&names.export));
+            tracing::debug!(
+                "export {:?} of model {:?} in workspace {:?} to {}",
+                names.export.name,
+                names.model.name,
+                names.workspace.name,
+                shown_output(&d.output.output)
+            );
+            attempt(shared, d, names, &run, &mut report).await
+        }
+    };
     report.duration = t0.elapsed();
     if let Err(e) = result {
         let stopped = shared.round.is_triggered() || shared.signals.is_triggered();
@@ -292,6 +302,28 @@ async fn run_one(shared: &Shared, d: &Dataset, names: Resolved) -> DatasetReport
         }
     }
     report
+}
+
+/// Runs one view or list dataset ([`read_dataset`](super::read_dataset)).
+async fn attempt_read(
+    shared: &Shared,
+    d: &Dataset,
+    names: super::catalog::ReadResolved,
+    run: &RunContext,
+    report: &mut DatasetReport,
+) -> Result<()> {
+    let destination = Destination::from_options(&d.output)?.with_progress(run.progress.clone());
+    report.output = where_to(&destination);
+    super::read_dataset::attempt(
+        &shared.client,
+        &shared.run_id,
+        d,
+        names,
+        &destination,
+        run,
+        report,
+    )
+    .await
 }
 
 /// Runs one dataset; on success sets the report's status (`ok` or `unchanged`).
@@ -383,8 +415,11 @@ async fn attempt(
         exported_at: schedule::rfc3339(prepared.exported_at),
         workspace: named(&prepared.workspace),
         model: named(&prepared.model),
-        export: named(&prepared.export),
-        task_id: prepared.task_id.clone(),
+        export: Some(named(&prepared.export)),
+        view: None,
+        list: None,
+        task_id: Some(prepared.task_id.clone()),
+        read_request_id: None,
         mode: match d.output.mode {
             WriteMode::Replace => "replace",
             WriteMode::Append => "append",
@@ -397,7 +432,7 @@ async fn attempt(
         bytes: summary.bytes_out,
         input_bytes: summary.bytes_in,
         schema: summary.schema.clone(),
-        content_sha256: digest,
+        content_sha256: Some(digest),
     };
     let at = destination
         .write_manifest(Bytes::from(manifest.to_json()))

@@ -67,6 +67,7 @@ fn dataset(
         job,
         engine: EngineOptions::default(),
         output,
+        read: None,
     }
 }
 
@@ -91,7 +92,7 @@ fn report<'a>(round: &'a RoundReport, name: &str) -> &'a jobs::DatasetReport {
 }
 
 /// SHA-256 of an export's file as the simulator serves it now.
-fn served_sha256(sim: &SimulatorHandle, export: &str) -> String {
+pub(crate) fn served_sha256(sim: &SimulatorHandle, export: &str) -> String {
     let (content, _) = sim.file_content(export).expect("a finished run");
     hex::encode(Sha256::digest(content.bytes(0..content.len())))
 }

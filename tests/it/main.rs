@@ -26,4 +26,5 @@ mod storage;
 mod support;
 mod uploads;
 mod view_conformance;
+mod view_jobs;
 mod views;

@@ -28,7 +28,7 @@ const PRICE_BOOK: &str = "REV02 Price Book";
 
 /// The test tenant, with Products cut to 10 items (REV01 Revenue: 2,400 rows × 6 line items)
 /// and small pages that become available quickly.
-async fn start() -> SimulatorHandle {
+pub(crate) async fn start() -> SimulatorHandle {
     let sim = sim::start_default().await;
     sim.update_model_reads(MODEL, |r| {
         r.lists
@@ -104,7 +104,7 @@ fn cell_matches(array: &dyn Array, i: usize, expected: &str) -> bool {
 }
 
 /// Compares Parquet batches with the simulator's records, value by value.
-fn assert_matches(batches: &[RecordBatch], truth: &Table) {
+pub(crate) fn assert_matches(batches: &[RecordBatch], truth: &Table) {
     let header = truth.header();
     let mut n = 0u64;
     for batch in batches {
@@ -126,7 +126,7 @@ fn assert_matches(batches: &[RecordBatch], truth: &Table) {
     assert_eq!(n, truth.records(), "rows");
 }
 
-fn kv<'a>(table: &'a Parquet, key: &str) -> &'a str {
+pub(crate) fn kv<'a>(table: &'a Parquet, key: &str) -> &'a str {
     table.metadata.iter().find(|(k, _)| k == key).map_or_else(
         || panic!("no {key} in {:?}", table.metadata),
         |(_, v)| v.as_str(),
@@ -134,7 +134,7 @@ fn kv<'a>(table: &'a Parquet, key: &str) -> &'a str {
 }
 
 /// Every read request the simulator saw was deleted by the client.
-fn assert_all_deleted(sim: &SimulatorHandle, at_least: usize) {
+pub(crate) fn assert_all_deleted(sim: &SimulatorHandle, at_least: usize) {
     let requests = sim.read_requests();
     assert!(requests.len() >= at_least, "{requests:?}");
     for r in &requests {

@@ -9,10 +9,11 @@ use serde::Deserialize;
 use super::position::{refused, refused_keys};
 use super::{Dataset, Problems, did_you_mean};
 use crate::error::{Error, Result};
+use crate::read::{ReadJob, ReadMode, ReadObject};
 use crate::settings::{EngineSettings, ExportSettings, OutputSettings, without_values};
 
 /// Keys only a `[[dataset]]` has.
-const DATASET_KEYS: &[&str] = &["name", "export", "output"];
+const DATASET_KEYS: &[&str] = &["name", "export", "view", "list", "output"];
 /// Keys of `[defaults]` and `[[dataset]]` (the fields of [`DatasetSettings`]).
 pub(super) const SETTING_KEYS: &[&str] = &[
     "workspace",
@@ -24,6 +25,7 @@ pub(super) const SETTING_KEYS: &[&str] = &[
     "delimiter",
     "encoding",
     "layout",
+    "read_mode",
     "infer_rows",
     "types",
     "schema",
@@ -55,6 +57,8 @@ const TABLE_KEYS: &[&str] = &["types", "storage_options"];
 struct DatasetSettings {
     workspace: Option<String>,
     model: Option<String>,
+    /// `read_mode` of a `view` or `list` dataset: `auto`, `large` or `direct`.
+    read_mode: Option<String>,
     #[serde(flatten)]
     export: ExportSettings,
     #[serde(flatten)]
@@ -105,6 +109,8 @@ pub(super) fn dataset(
 ) -> (String, Option<Dataset>) {
     let name = take_text(&mut t, "name");
     let export = take_text(&mut t, "export");
+    let view = take_text(&mut t, "view");
+    let list = take_text(&mut t, "list");
     let output = take_text(&mut t, "output");
     let shown = match &name {
         Ok(Some(n)) => n.clone(),
@@ -122,20 +128,73 @@ pub(super) fn dataset(
         }
     };
     let name = required(name, "name");
-    let export = required(export, "export");
     let output = required(output, "output");
+    let source = source(export, view, list, &mut |msg| problem(Some(&shown), msg));
     let known = known_keys(&mut t, &shown, at, problem);
+    // `read_mode` in [defaults] is for the view and list datasets; in an export dataset's own
+    // table it is a mistake.
+    let own_read_mode = t.contains_key("read_mode");
     let own = settings(&over(t, defaults), &shown, at, problem);
-    let (true, Some(own), Some(name), Some(export), Some(output)) =
-        (known, own, name, export, output)
+    let (true, Some(own), Some(name), Some(source), Some(output)) =
+        (known, own, name, source, output)
     else {
         return (shown, None);
     };
-    match build(&name, export, output, own, dir) {
+    match build(&name, source, output, own, own_read_mode, dir) {
         Ok(d) => (name, Some(d)),
         Err(e) => {
             problem(Some(&name), e.naming_setting(key_name).to_string());
             (name, None)
+        }
+    }
+}
+
+/// What a dataset reads: a saved export, a view or a list.
+enum Source {
+    Export(String),
+    Read(ReadObject),
+}
+
+/// Exactly one of `export`, `view` and `list`; else its problem (and `None`).
+fn source(
+    export: std::result::Result<Option<String>, String>,
+    view: std::result::Result<Option<String>, String>,
+    list: std::result::Result<Option<String>, String>,
+    problem: &mut dyn FnMut(String),
+) -> Option<Source> {
+    let mut given = Vec::new();
+    let mut bad = false;
+    for (key, value) in [("export", export), ("view", view), ("list", list)] {
+        match value {
+            Ok(Some(v)) => given.push((key, v)),
+            Ok(None) => {}
+            Err(msg) => {
+                problem(msg);
+                bad = true;
+            }
+        }
+    }
+    match (given.len(), bad) {
+        (_, true) => None,
+        (0, false) => {
+            problem("one of `export`, `view` and `list` is required".into());
+            None
+        }
+        (1, false) => {
+            let (key, value) = given.remove(0);
+            Some(match key {
+                "view" => Source::Read(ReadObject::View(value)),
+                "list" => Source::Read(ReadObject::List(value)),
+                _ => Source::Export(value),
+            })
+        }
+        _ => {
+            let keys: Vec<String> = given.iter().map(|(k, _)| format!("`{k}`")).collect();
+            problem(format!(
+                "give exactly one of `export`, `view` and `list`, not {}",
+                keys.join(" and ")
+            ));
+            None
         }
     }
 }
@@ -208,7 +267,8 @@ fn settings(
     }
 }
 
-/// Removes `key` from `t`: a non-empty string (or, for `export`, an id given as a number).
+/// Removes `key` from `t`: a non-empty string (or, for `export`, `view` and `list`, an id
+/// given as a number).
 fn take_text(t: &mut toml::Table, key: &str) -> std::result::Result<Option<String>, String> {
     match t.remove(key) {
         None => Ok(None),
@@ -216,7 +276,9 @@ fn take_text(t: &mut toml::Table, key: &str) -> std::result::Result<Option<Strin
             Err(format!("`{key}` must not be empty"))
         }
         Some(toml::Value::String(s)) => Ok(Some(s)),
-        Some(toml::Value::Integer(n)) if key == "export" => Ok(Some(n.to_string())),
+        Some(toml::Value::Integer(n)) if matches!(key, "export" | "view" | "list") => {
+            Ok(Some(n.to_string()))
+        }
         Some(_) => Err(format!("`{key}` must be a string")),
     }
 }
@@ -224,9 +286,10 @@ fn take_text(t: &mut toml::Table, key: &str) -> std::result::Result<Option<Strin
 /// Validates a dataset's merged settings into options, with the settings layer's code.
 fn build(
     name: &str,
-    export: String,
+    source: Source,
     output: String,
     mut s: DatasetSettings,
+    own_read_mode: bool,
     dir: &Path,
 ) -> Result<Dataset> {
     let workspace = s.workspace.ok_or_else(|| {
@@ -235,17 +298,48 @@ fn build(
     let model = s.model.ok_or_else(|| {
         Error::usage("no `model`: give it in the dataset or in [defaults] (a name or an id)")
     })?;
-    let job = s.export.job(workspace, model, export)?;
+    let (shown, object) = match source {
+        Source::Export(e) => (e, None),
+        Source::Read(o) => (
+            match &o {
+                ReadObject::View(v) | ReadObject::List(v) => v.clone(),
+            },
+            Some(o),
+        ),
+    };
+    let job = s.export.job(workspace, model, shown)?;
     if let Some(p) = &mut s.engine.schema
         && p.is_relative()
     {
         *p = dir.join(&*p);
     }
+    let engine = s.engine.options()?;
+    let read = match object {
+        None => {
+            if own_read_mode {
+                return Err(Error::invalid_setting(
+                    "read_mode",
+                    "applies to a `view` or `list` dataset only",
+                ));
+            }
+            None
+        }
+        Some(object) => {
+            let mode = match &s.read_mode {
+                None => ReadMode::Auto,
+                Some(m) => m
+                    .parse()
+                    .map_err(|e: String| Error::invalid_setting("read_mode", e))?,
+            };
+            Some(ReadJob::like_export(object, mode, &job, &engine))
+        }
+    };
     Ok(Dataset {
         name: name.to_owned(),
         job,
-        engine: s.engine.options()?,
+        engine,
         output: s.output.options(output)?,
+        read,
     })
 }
 

@@ -5,7 +5,7 @@
 //! username = "etl@example.com"
 //! password_env = "ANAPLAN_PASSWORD"   # the NAME of a variable holding the password
 //!
-//! [defaults]                          # any dataset key but name, export and output
+//! [defaults]                          # any dataset key but name, export, view, list, output
 //! workspace = "Financial Planning"
 //! model = "FP&A"
 //! compression = "zstd"
@@ -21,16 +21,24 @@
 //! output = "/data/anaplan/headcount"
 //! mode = "append"
 //! partition_by_date = true
+//!
+//! [[dataset]]
+//! name = "prices"
+//! view = "REV02 Price Book"           # or list = "Employees": exactly one of export/view/list
+//! output = "/data/anaplan/prices.parquet"
+//! read_mode = "large"                 # view and list datasets only: auto, large or direct
 //! ```
 //!
 //! A dataset's settings are its own keys, then `[defaults]`, then the library's defaults. The
 //! keys are the settings' canonical names ([`crate::settings`]), which the `export` command's
 //! flags spell in kebab-case (`infer_rows` is `--infer-rows`), except `types` (a table of
 //! column = type, for `--type`), `storage_options` (a table, for `--storage-option`) and
-//! `value_number = false` (for `--no-value-number`). They are read into the same settings as
-//! the flags and checked by the same code, so a bad value gets the same words, with its key
-//! named as `` `key` `` ([`dataset`]). Every problem in the file is collected and reported at
-//! once; an unknown key is named with its dataset (and a likely meant key).
+//! `value_number = false` (for `--no-value-number`). `view` and `list` (for `--view` and
+//! `--list`) take the place of `export`, with `read_mode` (for `--read-mode`); `layout =
+//! "single-column"` reads a view in `TABULAR_SINGLE_COLUMN`. They are read into the same
+//! settings as the flags and checked by the same code, so a bad value gets the same words,
+//! with its key named as `` `key` `` ([`dataset`]). Every problem in the file is collected
+//! and reported at once; an unknown key is named with its dataset (and a likely meant key).
 //!
 //! Secrets: a password or key passphrase is named by environment variable (`password_env`,
 //! `private_key_passphrase_env`) or file (`password_file`). Inline `password` and
@@ -546,6 +554,35 @@ value_number = false
                 "[connection]\napi_ulr = \"x\"\n[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\n",
                 &[(None, "api_ulr")],
             ),
+            (
+                "[[dataset]]\nname = \"a\"\nview = \"V\"\nlist = \"L\"\noutput = \"a.parquet\"\n",
+                &[(
+                    Some("a"),
+                    "give exactly one of `export`, `view` and `list`, not `view` and `list`",
+                )],
+            ),
+            (
+                "[[dataset]]\nname = \"a\"\noutput = \"a.parquet\"\n",
+                &[(Some("a"), "one of `export`, `view` and `list` is required")],
+            ),
+            (
+                "[[dataset]]\nname = \"a\"\nexport = \"E\"\nread_mode = \"large\"\noutput = \"a.parquet\"\n",
+                &[(
+                    Some("a"),
+                    "`read_mode`: applies to a `view` or `list` dataset only",
+                )],
+            ),
+            (
+                "[[dataset]]\nname = \"a\"\nlist = \"L\"\nread_mode = \"huge\"\noutput = \"a.parquet\"\n",
+                &[(
+                    Some("a"),
+                    "`read_mode`: \"huge\" is not large, direct or auto",
+                )],
+            ),
+            (
+                "[defaults]\nworkspace = \"W\"\nmodel = \"M\"\nview = \"V\"\n[[dataset]]\nname = \"a\"\nexport = \"E\"\noutput = \"a.parquet\"\n",
+                &[(Some("[defaults]"), "`view` belongs in each [[dataset]]")],
+            ),
         ];
         for (text, want) in cases {
             let with_base = if text.contains("[defaults]") {
@@ -606,6 +643,31 @@ value_number = false
             f.problems[0].problem,
             "`concurrency`: invalid type: string, expected usize (line 4, column 1)"
         );
+    }
+
+    #[test]
+    fn view_and_list_datasets_become_reads() {
+        use crate::read::{ReadMode, ReadObject, ViewLayout};
+        let f = parse_ok(
+            "[defaults]\nworkspace = \"W\"\nmodel = \"M\"\nread_mode = \"direct\"\nconcurrency = 3\n\
+             [[dataset]]\nname = \"v\"\nview = \"REV01 Revenue\"\nlayout = \"single-column\"\noutput = \"v.parquet\"\n\
+             [[dataset]]\nname = \"l\"\nlist = 101000000001\nread_mode = \"large\"\noutput = \"l.parquet\"\n\
+             [[dataset]]\nname = \"e\"\nexport = \"E\"\noutput = \"e.parquet\"\n",
+        );
+        let v = f.datasets[0].as_ref().unwrap();
+        let read = v.read.as_ref().unwrap();
+        assert_eq!(read.object, ReadObject::View("REV01 Revenue".into()));
+        assert_eq!((read.workspace.as_str(), read.model.as_str()), ("W", "M"));
+        assert_eq!(read.mode, ReadMode::Direct);
+        assert_eq!(read.layout, ViewLayout::SingleColumn);
+        assert_eq!(read.pages.concurrency, 3);
+        assert_eq!(v.job.export, "REV01 Revenue");
+        let l = f.datasets[1].as_ref().unwrap().read.as_ref().unwrap();
+        assert_eq!(l.object, ReadObject::List("101000000001".into()));
+        assert_eq!(l.mode, ReadMode::Large);
+        assert_eq!(l.layout, ViewLayout::MultiColumn);
+        // `read_mode` in [defaults] does not trouble an export dataset.
+        assert!(f.datasets[2].as_ref().unwrap().read.is_none());
     }
 
     #[test]
