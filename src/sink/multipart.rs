@@ -10,6 +10,9 @@ use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutMultipartOpt
 
 use super::errors::redact_error;
 
+/// How long an abort waits for the parts in flight to end before it stops them.
+const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An upload to an object store whose every wait may be given up: bytes are buffered up to one
 /// part; a file smaller than a part goes in one PUT at `finish`, a larger one becomes a
 /// multipart upload with at most `concurrency` parts in flight. The multipart upload is created
@@ -172,6 +175,13 @@ impl StoreWriter {
                 mut tasks,
                 ..
             } => {
+                // A part whose body has been sent can still be stored after the abort (S3 says
+                // so of parts in progress), leaving it behind: let the parts in flight end first,
+                // for a moment, then stop the rest.
+                let _ = tokio::time::timeout(IN_FLIGHT_GRACE, async {
+                    while tasks.join_next().await.is_some() {}
+                })
+                .await;
                 tasks.shutdown().await;
                 upload.abort().await
             }
