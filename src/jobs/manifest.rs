@@ -29,7 +29,12 @@
 
 use serde::Serialize;
 
-use crate::summary::SummaryColumn;
+use std::time::SystemTime;
+
+use super::Dataset;
+use super::schedule::rfc3339;
+use crate::sink::WriteMode;
+use crate::summary::{RunSummary, SummaryColumn};
 
 /// The manifest format's version.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -101,6 +106,47 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest of dataset `d` in run `run_id`, with what its summary says it wrote to
+    /// `output`; the caller names the source (export, view or list).
+    pub(crate) fn written(
+        run_id: &str,
+        d: &Dataset,
+        output: &str,
+        summary: &RunSummary,
+        source_at: SystemTime,
+        workspace: NamedRef,
+        model: NamedRef,
+    ) -> Manifest {
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            tool: concat!("anaplan-parquet ", env!("CARGO_PKG_VERSION")).to_owned(),
+            run_id: run_id.to_owned(),
+            dataset: d.name.clone(),
+            written_at: rfc3339(SystemTime::now()),
+            exported_at: rfc3339(source_at),
+            workspace,
+            model,
+            export: None,
+            view: None,
+            list: None,
+            task_id: None,
+            read_request_id: None,
+            mode: match d.output.mode {
+                WriteMode::Replace => "replace",
+                WriteMode::Append => "append",
+            }
+            .to_owned(),
+            output: output.to_owned(),
+            location: summary.output.clone(),
+            rows: summary.rows,
+            columns: summary.columns,
+            bytes: summary.bytes_out,
+            input_bytes: summary.bytes_in,
+            schema: summary.schema.clone(),
+            content_sha256: None,
+        }
+    }
+
     /// Pretty JSON, with a final newline.
     pub fn to_json(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();

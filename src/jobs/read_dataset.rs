@@ -10,15 +10,15 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use super::Dataset;
 use super::catalog::ReadResolved;
-use super::manifest::{MANIFEST_VERSION, Manifest};
+use super::manifest::Manifest;
 use super::report::{DatasetReport, Status, named};
-use super::{Dataset, schedule};
 use crate::anaplan::AnaplanClient;
 use crate::convert::RunContext;
 use crate::error::{DestinationError, DestinationErrorKind, Error, Result};
 use crate::read::{ReadJob, ReadObject, run_read};
-use crate::sink::{Destination, WriteMode};
+use crate::sink::Destination;
 
 /// Reads the dataset's view or list into `destination` and writes its manifest; on success
 /// sets the report's status.
@@ -63,32 +63,18 @@ pub(super) async fn attempt(
         _ => (None, Some(object)),
     };
     let manifest = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        tool: concat!("anaplan-parquet ", env!("CARGO_PKG_VERSION")).to_owned(),
-        run_id: run_id.to_owned(),
-        dataset: d.name.clone(),
-        written_at: schedule::rfc3339(SystemTime::now()),
-        exported_at: schedule::rfc3339(read_at),
-        workspace: named(&r.workspace),
-        model: named(&r.model),
-        export: None,
         view,
         list,
-        task_id: None,
         read_request_id: r.request_id.clone(),
-        mode: match d.output.mode {
-            WriteMode::Replace => "replace",
-            WriteMode::Append => "append",
-        }
-        .to_owned(),
-        output: report.output.clone(),
-        location: summary.output.clone(),
-        rows: summary.rows,
-        columns: summary.columns,
-        bytes: summary.bytes_out,
-        input_bytes: summary.bytes_in,
-        schema: summary.schema.clone(),
-        content_sha256: None,
+        ..Manifest::written(
+            run_id,
+            d,
+            &report.output,
+            summary,
+            read_at,
+            named(&r.workspace),
+            named(&r.model),
+        )
     };
     let at = destination
         .write_manifest(Bytes::from(manifest.to_json()))

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::catalog::{Catalog, Names, Resolved};
 use super::hash::HashingSource;
-use super::manifest::{self, MANIFEST_VERSION, Manifest};
+use super::manifest::{self, Manifest};
 use super::report::{DatasetReport, RoundReport, Status, named, shown_output, where_to};
 use super::{Dataset, RunOptions, overlap, schedule};
 use crate::anaplan::AnaplanClient;
@@ -22,7 +22,7 @@ use crate::error::{Error, ExitClass, Result};
 use crate::export::{download_plan, prepare_resolved};
 use crate::progress::Progress;
 use crate::shutdown::Shutdown;
-use crate::sink::{Destination, WriteMode};
+use crate::sink::Destination;
 use crate::summary::human_bytes;
 
 /// Named async locks: one per model (its task turn) and one per export (its file).
@@ -407,32 +407,18 @@ async fn attempt(
     report.content_sha256 = Some(digest.clone());
 
     let manifest = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        tool: concat!("anaplan-parquet ", env!("CARGO_PKG_VERSION")).to_owned(),
-        run_id: shared.run_id.clone(),
-        dataset: d.name.clone(),
-        written_at: schedule::rfc3339(SystemTime::now()),
-        exported_at: schedule::rfc3339(prepared.exported_at),
-        workspace: named(&prepared.workspace),
-        model: named(&prepared.model),
         export: Some(named(&prepared.export)),
-        view: None,
-        list: None,
         task_id: Some(prepared.task_id.clone()),
-        read_request_id: None,
-        mode: match d.output.mode {
-            WriteMode::Replace => "replace",
-            WriteMode::Append => "append",
-        }
-        .to_owned(),
-        output: report.output.clone(),
-        location: summary.output.clone(),
-        rows: summary.rows,
-        columns: summary.columns,
-        bytes: summary.bytes_out,
-        input_bytes: summary.bytes_in,
-        schema: summary.schema.clone(),
         content_sha256: Some(digest),
+        ..Manifest::written(
+            &shared.run_id,
+            d,
+            &report.output,
+            &summary,
+            prepared.exported_at,
+            named(&prepared.workspace),
+            named(&prepared.model),
+        )
     };
     let at = destination
         .write_manifest(Bytes::from(manifest.to_json()))
