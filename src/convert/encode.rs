@@ -21,7 +21,7 @@ use parquet::arrow::arrow_writer::{
     ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
 };
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use tokio::sync::mpsc;
@@ -111,9 +111,9 @@ pub enum Output {
     Begin(SchemaRef),
     /// Encoded bytes, in order.
     Data(Bytes),
-    /// A record batch just encoded, for a destination that observes them
-    /// ([`Sink::observes_batches`](crate::sink::Sink::observes_batches)).
-    Rows(RecordBatch),
+    /// The file's footer, just before the end: every row group's statistics, for a
+    /// destination that records them ([`SinkWriter::footer`](crate::sink::SinkWriter::footer)).
+    Footer(Arc<ParquetMetaData>),
     /// The file is complete: every byte was sent.
     End,
 }
@@ -180,9 +180,12 @@ impl ChannelWriter {
             .map_err(|_| destination_stopped())
     }
 
-    /// Sends what is buffered, then the end marker.
-    fn finish(&mut self) -> io::Result<()> {
+    /// Sends what is buffered, the footer, then the end marker.
+    fn finish(&mut self, footer: Arc<ParquetMetaData>) -> io::Result<()> {
         self.send_buf()?;
+        self.tx
+            .blocking_send(Output::Footer(footer))
+            .map_err(|_| destination_stopped())?;
         self.tx
             .blocking_send(Output::End)
             .map_err(|_| destination_stopped())
@@ -521,7 +524,7 @@ impl ParquetEncoder {
         // `finish` flushed everything into the channel writer; send the rest and the end.
         self.file
             .inner_mut()
-            .finish()
+            .finish(Arc::new(meta))
             .map_err(|_| EncodeError::Stopped)?;
         Ok(rows)
     }

@@ -138,12 +138,11 @@ pub(super) async fn run_pass(
             stage.decided()
         })
     };
-    let observe = destination.is_some_and(Sink::observes_batches);
     let encode = {
         let failure = failure.clone();
         let shutdown = shutdown.clone();
         tokio::task::spawn_blocking(move || {
-            let r = encode_stage(batch_rx, out_tx, observe);
+            let r = encode_stage(batch_rx, out_tx);
             match r {
                 Err(EncodeError::Failed(e)) => {
                     failure.set(e);
@@ -241,11 +240,9 @@ async fn read_stage(
 fn encode_stage(
     rx: mpsc::Receiver<EncodeMsg>,
     tx: mpsc::Sender<Output>,
-    observe: bool,
 ) -> Result<Option<u64>, EncodeError> {
     let mut rx = rx;
     let mut encoder: Option<ParquetEncoder> = None;
-    let observer = observe.then(|| tx.clone());
     let mut tx = Some(tx);
     while let Some(msg) = rx.blocking_recv() {
         match msg {
@@ -262,11 +259,6 @@ fn encode_stage(
                         EncodeError::Failed(Error::Internal("a batch before the schema".into()))
                     })?
                     .write(&batch)?;
-                if let Some(o) = &observer
-                    && o.blocking_send(Output::Rows(batch)).is_err()
-                {
-                    return Err(EncodeError::Stopped);
-                }
             }
             EncodeMsg::End => {
                 return match encoder.take() {
@@ -337,12 +329,14 @@ async fn upload_stage(
                     "output before the destination opened".into(),
                 )),
             },
-            Some(Output::Rows(batch)) => match writer.as_mut() {
-                Some(w) => match w.observe(&batch) {
+            Some(Output::Footer(footer)) => match writer.as_mut() {
+                Some(w) => match w.footer(&footer) {
                     Ok(()) => Step::Continue,
                     Err(e) => Step::Failed(e),
                 },
-                None => Step::Failed(Error::Internal("rows before the destination opened".into())),
+                None => Step::Failed(Error::Internal(
+                    "a footer before the destination opened".into(),
+                )),
             },
             Some(Output::End) => match writer.as_mut() {
                 Some(w) => tokio::select! {

@@ -95,11 +95,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use arrow::datatypes::Schema;
-use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::file::metadata::ParquetMetaData;
 
 pub(crate) use location::Location;
 pub use options::{
@@ -152,12 +152,6 @@ pub trait Sink: Send + Sync {
     fn local_paths(&self) -> Vec<PathBuf> {
         Vec::new()
     }
-
-    /// True when the writers want each record batch too ([`SinkWriter::observe`]), as a Delta
-    /// table does for its file statistics.
-    fn observes_batches(&self) -> bool {
-        false
-    }
 }
 
 /// One output file being written; see [`Sink`].
@@ -175,9 +169,10 @@ pub trait SinkWriter: Send {
     /// Abandons the file: nothing is published and nothing is left behind.
     fn abort(self: Box<Self>) -> BoxFuture<'static, Result<()>>;
 
-    /// Sees a record batch once it is encoded (only when [`Sink::observes_batches`]).
-    fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
-        let _ = batch;
+    /// Sees the file's footer (its row groups' statistics) once every byte is written, before
+    /// [`SinkWriter::flush`]; a Delta table takes its file statistics from it.
+    fn footer(&mut self, footer: &ParquetMetaData) -> Result<()> {
+        let _ = footer;
         Ok(())
     }
 }
@@ -203,10 +198,6 @@ impl Sink for Destination {
             (Target::Local { path, .. }, WriteMode::Replace) => vec![path.clone()],
             _ => Vec::new(),
         }
-    }
-
-    fn observes_batches(&self) -> bool {
-        self.delta.is_some()
     }
 }
 

@@ -37,6 +37,7 @@
 mod commit;
 pub(crate) mod history;
 mod schema;
+mod stats;
 mod writer;
 
 use std::collections::BTreeMap;

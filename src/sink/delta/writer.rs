@@ -1,20 +1,20 @@
 //! [`DeltaWriter`]: the run's data file on its way into a Delta table. The bytes go through
-//! the same uploader as plain Parquet; the record batches feed the file's statistics; `commit`
+//! the same uploader as plain Parquet; the file's footer gives its statistics; `commit`
 //! completes the upload and commits it to the log, and removes the file again when the commit
 //! fails.
 
 use std::sync::Arc;
 
-use arrow::record_batch::RecordBatch;
+use arrow::array::StructArray;
 use bytes::Bytes;
 use delta_kernel::schema::StructType;
-use delta_kernel_default_engine::stats::FileStatsAccumulator;
 use futures::future::BoxFuture;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
+use parquet::file::metadata::ParquetMetaData;
 
 use super::commit::{self, CommitRequest, NewFile};
-use super::{DeltaTable, blocking, schema};
+use super::{DeltaTable, blocking, stats};
 use crate::error::{Error, Result};
 use crate::sink::errors::{NOTHING_WRITTEN, store_error};
 use crate::sink::multipart::StoreWriter;
@@ -40,8 +40,8 @@ pub(crate) struct DeltaWriter {
     location: String,
     upload: StoreWriter,
     bytes: u64,
-    stats: FileStatsAccumulator,
-    batches: u64,
+    /// From the footer, once the encoder has written it.
+    stats: Option<StructArray>,
     baseline: Option<std::collections::BTreeMap<String, u64>>,
 }
 
@@ -58,7 +58,6 @@ impl DeltaWriter {
             table.part_size,
             table.concurrency,
         );
-        let stats = FileStatsAccumulator::new(&schema::stats_columns(&plan.data), &plan.data);
         let baseline = table.observer.as_ref().map(|o| o.snapshot());
         tracing::debug!(%location, "writing a Delta data file");
         DeltaWriter {
@@ -68,8 +67,7 @@ impl DeltaWriter {
             location,
             upload,
             bytes: 0,
-            stats,
-            batches: 0,
+            stats: None,
             baseline,
         }
     }
@@ -111,21 +109,10 @@ impl DeltaWriter {
     }
 
     async fn commit_file(&mut self) -> Result<u64> {
-        let mut stats = std::mem::replace(
-            &mut self.stats,
-            FileStatsAccumulator::new(&[], &StructType::try_new([]).expect("empty schema")),
-        );
-        if self.batches == 0 {
-            // A file without rows still carries numRecords = 0.
-            let empty = RecordBatch::new_empty(Arc::clone(&self.plan.arrow));
-            stats
-                .merge(&empty)
-                .map_err(|e| Error::Internal(format!("statistics: {e}")))?;
-        }
-        let stats = stats
-            .finish()
-            .map_err(|e| Error::Internal(format!("statistics: {e}")))?
-            .ok_or_else(|| Error::Internal("a data file without statistics".into()))?;
+        let stats = self
+            .stats
+            .take()
+            .ok_or_else(|| Error::Internal("a data file without its footer".into()))?;
         let request = CommitRequest {
             root: self.table.root.clone(),
             data: self.plan.data.clone(),
@@ -167,11 +154,9 @@ impl SinkWriter for DeltaWriter {
         })
     }
 
-    fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.batches += 1;
-        self.stats
-            .merge(batch)
-            .map_err(|e| Error::Internal(format!("statistics of {}: {e}", self.location)))
+    fn footer(&mut self, footer: &ParquetMetaData) -> Result<()> {
+        self.stats = Some(stats::from_footer(footer, &self.plan.arrow, &self.plan.data)?);
+        Ok(())
     }
 
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<Written>> {
