@@ -78,6 +78,9 @@ pub struct RunSummary {
     pub widenings: Vec<Widening>,
     /// Retried requests, by reason (downloads and uploads).
     pub retries: Vec<(String, u64)>,
+    /// Where the time went, stage by stage (exports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<crate::stages::StageTimes>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -144,6 +147,9 @@ impl RunSummary {
         }
         for (what, n) in &self.retries {
             let _ = writeln!(out, "  retried {n} x {what}");
+        }
+        if let Some(stages) = &self.stages {
+            let _ = writeln!(out, "{}", stages.to_text());
         }
         out
     }
