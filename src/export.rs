@@ -8,9 +8,11 @@ use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
 use crate::anaplan::task::{ExportRef, PollOptions};
 use crate::convert::{self, EngineOptions, InputEncoding, Layout, RunContext};
 use crate::error::{Error, ExportFailed, Result};
+use crate::sink::timed::{TimedSink, UploadMeter};
 use crate::sink::{Destination, Sink};
 use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
-use crate::stages::{DownloadMeter, StageTimes, TimedSink, UploadMeter};
+use crate::source::meter::DownloadMeter;
+use crate::stages::StageTimes;
 use crate::summary::RunSummary;
 
 /// What to export, and how.

@@ -59,7 +59,7 @@
 //! |---|---|
 //! | [`export`] | one export end to end: resolve names, run or adopt the task, download, convert |
 //! | [`read`] | one view or list end to end: resolve names, a read request (or the transactional call), pages, convert, delete |
-//! | [`bench`] | `bench`: a sweep of settings over one export's file, the recommendation, the chart |
+//! | [`mod@bench`] | `bench`: a sweep of settings over one export's file, the recommendation, the chart |
 //! | [`jobs`] | many exports from one jobs file: checks, scheduling, shards, manifests |
 //! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
 //! | [`anaplan`] | the Anaplan client: authentication (password, certificate, OAuth), discovery, export tasks, chunks |

@@ -1,19 +1,17 @@
 //! The chart of a sweep: throughput against connections, each bar split by where the run's
 //! time went (waiting for chunks, converting, writing), the recommended bar outlined.
 //!
-//! The chart is a handful of rectangles, lines and labels ([`Shape`]), written as SVG text or
-//! rasterised into a PNG ([`super::png`]). A plotting crate would bring a font stack and an
+//! The chart is a handful of rectangles, lines and labels (`Shape`), written as SVG text or
+//! rasterised into a PNG (`png.rs`). A plotting crate would bring a font stack and an
 //! image codec for this; a few hundred lines do it with no new dependency.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::shapes::{Anchor, Rgb, Shape};
 use super::{BenchReport, BenchRun};
 use crate::error::{Error, Result};
 use crate::stages::Stage;
-
-/// An RGB colour.
-pub(super) type Rgb = [u8; 3];
 
 const INK: Rgb = [0x22, 0x22, 0x22];
 const GRID: Rgb = [0xdd, 0xdd, 0xdd];
@@ -24,43 +22,6 @@ const SPLIT: [(Stage, &str, Rgb); 3] = [
     (Stage::Conversion, "converting", [0xf2, 0x8e, 0x2b]),
     (Stage::Upload, "writing", [0x59, 0xa1, 0x4f]),
 ];
-
-/// Where a label's anchor is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Anchor {
-    Start,
-    Middle,
-    End,
-}
-
-/// One element of the chart. Coordinates in pixels from the top left.
-#[derive(Clone, Debug)]
-pub(super) enum Shape {
-    Rect {
-        x: f64,
-        y: f64,
-        w: f64,
-        h: f64,
-        fill: Option<Rgb>,
-        stroke: Option<Rgb>,
-    },
-    Line {
-        x1: f64,
-        y1: f64,
-        x2: f64,
-        y2: f64,
-        color: Rgb,
-    },
-    /// Text whose baseline is at `y`.
-    Text {
-        x: f64,
-        y: f64,
-        text: String,
-        size: f64,
-        anchor: Anchor,
-        color: Rgb,
-    },
-}
 
 /// The chart's size.
 pub(super) const WIDTH: u32 = 880;

@@ -24,6 +24,7 @@ pub mod chart;
 mod font;
 mod png;
 mod recommend;
+mod shapes;
 
 pub use chart::{ChartFormat, write_chart};
 pub use recommend::{NEAR_BEST, Recommendation, recommend};

@@ -3,8 +3,8 @@
 
 use std::io::Write as _;
 
-use super::chart::{Anchor, Rgb, Shape};
 use super::font::glyph;
+use super::shapes::{Anchor, Rgb, Shape};
 
 /// An RGB image.
 struct Canvas {
@@ -137,18 +137,18 @@ fn encode(canvas: &Canvas) -> Vec<u8> {
     header.extend_from_slice(&canvas.width.to_be_bytes());
     header.extend_from_slice(&canvas.height.to_be_bytes());
     header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, no filter, no interlace
-    chunk(&mut out, b"IHDR", &header);
-    chunk(&mut out, b"IDAT", &compressed);
-    chunk(&mut out, b"IEND", &[]);
+    chunk(&mut out, *b"IHDR", &header);
+    chunk(&mut out, *b"IDAT", &compressed);
+    chunk(&mut out, *b"IEND", &[]);
     out
 }
 
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+fn chunk(out: &mut Vec<u8>, kind: [u8; 4], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(kind);
+    out.extend_from_slice(&kind);
     out.extend_from_slice(data);
     let mut crc = Crc32::new();
-    crc.update(kind);
+    crc.update(&kind);
     crc.update(data);
     out.extend_from_slice(&crc.finish().to_be_bytes());
 }

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 
@@ -18,15 +18,14 @@ use super::GlobalArgs;
 use super::connection::ConnectionArgs;
 use super::discovery::{render_table, with_client, write_stdout};
 use crate::anaplan::AnaplanClient;
-use crate::anaplan::task::PollOptions;
 use crate::bench::{BenchReport, BenchRun, Sweep, recommend, sweep, write_chart};
 use crate::convert::{Codec, EngineOptions};
 use crate::error::{Error, Result};
 use crate::export::{ExportJob, prepare};
 use crate::settings::{ExportSettings, choose};
 use crate::shutdown::Shutdown;
+use crate::sink::timed::DiscardSink;
 use crate::sink::{Destination, Sink};
-use crate::stages::DiscardSink;
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
@@ -357,6 +356,9 @@ async fn simulated(
     say: &(dyn Fn(&str) + Sync),
     on_run: &(dyn Fn(&BenchRun) + Sync),
 ) -> Result<BenchReport> {
+    use std::time::Duration;
+
+    use crate::anaplan::task::PollOptions;
     use crate::anaplan::{ConnectionConfig, Credentials};
     use crate::secret::Secret;
     use crate::simulator::{

@@ -27,8 +27,8 @@ use tokio::sync::Semaphore;
 use crate::anaplan::AnaplanClient;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::source::meter::DownloadMeter;
 use crate::source::{Piece, PieceStream, Source};
-use crate::stages::DownloadMeter;
 
 /// The default number of chunks downloaded at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;

@@ -8,22 +8,26 @@
 //! conversion. Sign-in and the task run before it, on their own. The stage with the most time
 //! charged is the bottleneck.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub mod cpu;
-pub mod meter;
 
 pub use cpu::CpuMeter;
-pub use meter::{DISCARDED, DiscardSink, DownloadMeter, TimedSink, UploadMeter, mb_per_s};
+
+/// Bytes per second in MB/s (10^6 bytes), 0 for no time.
+pub fn mb_per_s(bytes: u64, wall: Duration) -> f64 {
+    let s = wall.as_secs_f64();
+    if s > 0.0 { bytes as f64 / 1e6 / s } else { 0.0 }
+}
 
 /// Seconds as a number, rounded to the millisecond.
 pub(crate) fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round3(d.as_secs_f64()))
 }
 
+#[allow(clippy::ref_option)] // the signature serde's `serialize_with` calls
 fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => secs(d, s),
@@ -174,40 +178,6 @@ impl StageTimes {
             .max_by_key(|(_, d)| *d)
             .map_or(Stage::Conversion, |(s, _)| s);
         self
-    }
-
-    /// One line for the text summary.
-    pub fn to_text(&self) -> String {
-        let d = &self.download;
-        let mut out = format!(
-            "  stages: sign-in {:.2}s, task {:.2}s, download {} in {:.2}s ({:.1} MB/s, {} chunks, latency p50 {:.0}ms p95 {:.0}ms max {:.0}ms, {} retries)",
-            self.sign_in.as_secs_f64(),
-            self.task_wait.as_secs_f64(),
-            crate::summary::human_bytes(d.bytes),
-            d.wall.as_secs_f64(),
-            d.mb_per_s,
-            d.chunks,
-            d.chunk_latency.p50.as_secs_f64() * 1000.0,
-            d.chunk_latency.p95.as_secs_f64() * 1000.0,
-            d.chunk_latency.max.as_secs_f64() * 1000.0,
-            d.retries,
-        );
-        match self.conversion_cpu {
-            Some(cpu) => {
-                let _ = write!(out, ", conversion {:.2} CPU-s", cpu.as_secs_f64());
-            }
-            None => out.push_str(", conversion CPU unknown"),
-        }
-        let _ = write!(
-            out,
-            ", upload {:.2}s\n  bottleneck: {} (engine waited {:.2}s for chunks and {:.2}s for the destination in a {:.2}s transfer)",
-            self.upload.as_secs_f64(),
-            self.bottleneck.name(),
-            d.input_wait.as_secs_f64(),
-            self.upload.as_secs_f64(),
-            self.transfer.as_secs_f64(),
-        );
-        out
     }
 }
 

@@ -1,138 +1,23 @@
-//! Meters that watch a run from outside the engine: the chunk downloads (bytes, latency, how
-//! long the engine waited for its next piece) and the destination's writes (how long the
-//! engine waited for the upload).
+//! Destinations for measuring: one that times the engine's calls (how long the engine waited
+//! for the upload), and one that keeps nothing (`bench --discard`).
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::{Stream, StreamExt};
 
-use super::{DownloadStage, Latencies};
+use super::{Sink, SinkWriter, Written};
 use crate::error::Result;
-use crate::sink::{Sink, SinkWriter, Written};
-use crate::source::{Piece, PieceStream};
-
-/// What the chunk downloads of a run did. Cheap to clone; clones share the figures.
-#[derive(Clone, Debug, Default)]
-pub struct DownloadMeter {
-    inner: Arc<Mutex<DownloadFigures>>,
-}
-
-#[derive(Debug, Default)]
-struct DownloadFigures {
-    first_start: Option<Instant>,
-    last_end: Option<Instant>,
-    bytes: u64,
-    latencies: Vec<Duration>,
-    input_wait: Duration,
-}
-
-impl DownloadMeter {
-    /// A meter with nothing counted.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, DownloadFigures> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// A chunk request starts now; pass the instant to [`DownloadMeter::chunk_done`].
-    pub fn chunk_started(&self) -> Instant {
-        let now = Instant::now();
-        self.lock().first_start.get_or_insert(now);
-        now
-    }
-
-    /// A chunk of `bytes` bytes arrived whole (retries included in its latency).
-    pub fn chunk_done(&self, started: Instant, bytes: u64) {
-        let now = Instant::now();
-        let mut f = self.lock();
-        f.bytes += bytes;
-        f.latencies.push(now - started);
-        f.last_end = Some(f.last_end.map_or(now, |t| t.max(now)));
-    }
-
-    /// The engine waited this long for its next piece.
-    pub fn add_input_wait(&self, waited: Duration) {
-        self.lock().input_wait += waited;
-    }
-
-    /// `stream`, counting how long its reader waits for each piece.
-    pub fn watch(&self, stream: PieceStream) -> PieceStream {
-        WaitTimed {
-            inner: stream,
-            waiting_since: None,
-            meter: self.clone(),
-        }
-        .boxed()
-    }
-
-    /// The figures so far; `retries` come from the client's counts.
-    pub fn stage(&self, retries: u64) -> DownloadStage {
-        let f = self.lock();
-        let wall = match (f.first_start, f.last_end) {
-            (Some(a), Some(b)) => b.saturating_duration_since(a),
-            _ => Duration::ZERO,
-        };
-        DownloadStage {
-            bytes: f.bytes,
-            wall,
-            mb_per_s: mb_per_s(f.bytes, wall),
-            chunks: f.latencies.len() as u64,
-            chunk_latency: Latencies::of(&f.latencies),
-            retries,
-            input_wait: f.input_wait,
-        }
-    }
-}
-
-/// Bytes per second in MB/s (10^6 bytes), 0 for no time.
-pub fn mb_per_s(bytes: u64, wall: Duration) -> f64 {
-    let s = wall.as_secs_f64();
-    if s > 0.0 { bytes as f64 / 1e6 / s } else { 0.0 }
-}
-
-/// See [`DownloadMeter::watch`].
-struct WaitTimed {
-    inner: PieceStream,
-    waiting_since: Option<Instant>,
-    meter: DownloadMeter,
-}
-
-impl Stream for WaitTimed {
-    type Item = Result<Piece>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        match this.inner.poll_next_unpin(cx) {
-            Poll::Pending => {
-                this.waiting_since.get_or_insert_with(Instant::now);
-                Poll::Pending
-            }
-            Poll::Ready(item) => {
-                if let Some(since) = this.waiting_since.take() {
-                    this.meter.add_input_wait(since.elapsed());
-                }
-                Poll::Ready(item)
-            }
-        }
-    }
-}
 
 /// Time the engine spent in the destination's calls (writes, flush, publishing). Cheap to
 /// clone; clones share the total.
 #[derive(Clone, Debug, Default)]
 pub struct UploadMeter {
-    nanos: Arc<std::sync::atomic::AtomicU64>,
+    nanos: Arc<AtomicU64>,
 }
 
 impl UploadMeter {
@@ -142,13 +27,12 @@ impl UploadMeter {
     }
 
     fn add(&self, d: Duration) {
-        self.nanos
-            .fetch_add(d.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// The time counted so far.
     pub fn total(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(std::sync::atomic::Ordering::Relaxed))
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
     }
 
     async fn time<T>(&self, fut: impl Future<Output = T>) -> T {
