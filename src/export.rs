@@ -393,9 +393,12 @@ pub async fn run_export(
     let (source, options) = download_plan(client, job, &prepared, options, run).await?;
     let chunks = source.chunk_count();
     on_event(ExportEvent::Downloading { chunks });
+    let downloads = DownloadMeter::new();
+    let source = source.with_meter(downloads.clone());
     let mut summary = convert_measured(
         client,
-        source,
+        &source,
+        &downloads,
         destination,
         &options,
         run,
@@ -414,26 +417,26 @@ pub async fn run_export(
     })
 }
 
-/// Downloads and converts a prepared export's file with every stage measured: the summary's
-/// [`stages`](RunSummary::stages) holds the download (bytes, latencies, the engine's waits),
+/// Converts a source whose downloads `downloads` meters (an export's chunks, a read request's
+/// pages) with every stage measured: the summary's [`stages`](RunSummary::stages) holds the
+/// download (bytes, latencies, the engine's waits),
 /// the engine's CPU time, the destination's time and the bottleneck, with `before` (sign-in
 /// and task wait) as measured by the caller.
 pub async fn convert_measured(
     client: &AnaplanClient,
-    source: ExportSource,
+    source: &dyn crate::source::Source,
+    downloads: &DownloadMeter,
     destination: &dyn Sink,
     options: &EngineOptions,
     run: &RunContext,
     before: (Duration, Duration),
 ) -> Result<RunSummary> {
-    let downloads = DownloadMeter::new();
-    let source = source.with_meter(downloads.clone());
     let uploads = UploadMeter::new();
     let timed = TimedSink::new(destination, uploads.clone());
     let retries_before = client.retry_stats().total();
     let cpu_before = run.progress.engine_cpu().total();
     let started = Instant::now();
-    let mut summary = convert::convert(&source, &timed, options, run).await?;
+    let mut summary = convert::convert(source, &timed, options, run).await?;
     let transfer = started.elapsed();
     let conversion_cpu = match (cpu_before, run.progress.engine_cpu().total()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),

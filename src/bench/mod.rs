@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::export::{ExportJob, PreparedExport, convert_measured, download_plan};
 use crate::shutdown::Shutdown;
 use crate::sink::Sink;
+use crate::source::meter::DownloadMeter;
 use crate::stages::{StageTimes, mb_per_s, secs};
 
 pub mod chart;
@@ -95,9 +96,12 @@ pub async fn sweep(
             };
             let started = Instant::now();
             let (source, options) = download_plan(client, &job, prepared, options, &run).await?;
+            let downloads = DownloadMeter::new();
+            let source = source.with_meter(downloads.clone());
             let summary = convert_measured(
                 client,
-                source,
+                &source,
+                &downloads,
                 destination,
                 &options,
                 &run,

@@ -61,6 +61,7 @@ pub fn recommend(runs: &[BenchRun]) -> Option<Recommendation> {
             format!("{n} connections")
         }
     };
+    let reach = |n: usize| if n == 1 { "reaches" } else { "reach" };
     let mut reason = if same.len() < 2 {
         format!(
             "only {} tried ({:.1} MB/s); sweep --concurrency to compare",
@@ -75,14 +76,16 @@ pub fn recommend(runs: &[BenchRun]) -> Option<Recommendation> {
         )
     } else if chosen.concurrency == best.concurrency {
         format!(
-            "{} reach the best ({:.1} MB/s); more only adds load",
+            "{} {} the best ({:.1} MB/s); more only adds load",
             conns(chosen.concurrency),
+            reach(chosen.concurrency),
             chosen.mb_per_s
         )
     } else {
         format!(
-            "{} reach {percent}% of the best ({:.1} of {:.1} MB/s, with {}); more only adds load",
+            "{} {} {percent}% of the best ({:.1} of {:.1} MB/s, with {}); more only adds load",
             conns(chosen.concurrency),
+            reach(chosen.concurrency),
             chosen.mb_per_s,
             best.mb_per_s,
             conns(best.concurrency)
@@ -169,6 +172,11 @@ mod tests {
         ];
         let r = recommend(&runs).unwrap();
         assert_eq!((r.concurrency, r.compression.as_str()), (1, "snappy"));
+        assert!(
+            r.reason.starts_with("1 connection reaches 96% of the best"),
+            "{}",
+            r.reason
+        );
         assert!(r.reason.contains("with snappy"), "{}", r.reason);
         assert_eq!(recommend(&[]), None);
     }

@@ -266,3 +266,31 @@ fn the_table_and_usage_errors() {
         );
     }
 }
+
+/// A large-volume read (a list through a read request) has the stage breakdown too: its pages
+/// are the download's chunks.
+#[tokio::test]
+async fn a_read_summary_has_the_stage_breakdown() {
+    use anaplan_parquet::read::{ReadJob, ReadObject, run_read};
+
+    let sim = crate::views::start().await;
+    let client = connect(&sim, ApiVersion::V2);
+    let dir = support::tempdir();
+    let out = dir.path().join("list.parquet");
+    let mut job = ReadJob::new(WORKSPACE, MODEL, ReadObject::List("Products".into()));
+    job.pages.poll_interval = std::time::Duration::from_millis(50);
+    let report = run_read(
+        &client,
+        &job,
+        &Destination::parse(out.to_str().unwrap()).unwrap(),
+        EngineOptions::default(),
+        &RunContext::default(),
+    )
+    .await
+    .unwrap();
+    let stages = report.summary.stages.as_ref().expect("a read has stages");
+    assert!(report.pages >= 1);
+    assert_eq!(stages.download.chunks, report.pages);
+    let json = serde_json::to_value(&report.summary).unwrap();
+    check_stages(&json["stages"], report.summary.bytes_in);
+}
