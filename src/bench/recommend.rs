@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::BenchRun;
+use crate::stages::Stage;
 
 /// A setting within this share of the best throughput counts as reaching it.
 pub const NEAR_BEST: f64 = 0.9;
@@ -69,8 +70,13 @@ pub fn recommend(runs: &[BenchRun]) -> Option<Recommendation> {
             chosen.mb_per_s
         )
     } else if chosen.concurrency == most_tried {
+        let more = if chosen.stages.bottleneck == Stage::Download {
+            "more may help"
+        } else {
+            "more would add little: the download is not what holds it up"
+        };
         format!(
-            "{} (the most tried) were the fastest ({:.1} MB/s); more may help",
+            "{} (the most tried) were the fastest ({:.1} MB/s); {more}",
             conns(chosen.concurrency),
             chosen.mb_per_s
         )
@@ -158,9 +164,13 @@ mod tests {
         );
         assert!(r.reason.contains("more only adds load"), "{}", r.reason);
 
-        // Still rising at the most tried: say so.
-        let r = recommend(&runs[..2]).unwrap();
+        // Still rising at the most tried: say so, when the download holds it up.
+        let mut rising = runs[..2].to_vec();
+        let r = recommend(&rising).unwrap();
         assert_eq!(r.concurrency, 4);
+        assert!(r.reason.contains("more would add little"), "{}", r.reason);
+        rising[1].stages.bottleneck = Stage::Download;
+        let r = recommend(&rising).unwrap();
         assert!(r.reason.contains("more may help"), "{}", r.reason);
 
         // The codec of the best run wins; its runs decide the connections.
