@@ -1,15 +1,18 @@
 //! One export end to end: find the workspace, model and export, run the export task (or adopt
 //! a finished one), list the file's chunks, and convert them to Parquet through the engine.
 
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::anaplan::AnaplanClient;
 use crate::anaplan::model::{Export, ExportMetadata, Model, Task, Workspace};
 use crate::anaplan::task::{ExportRef, PollOptions};
 use crate::convert::{self, EngineOptions, InputEncoding, Layout, RunContext};
 use crate::error::{Error, ExportFailed, Result};
-use crate::sink::Destination;
+use crate::sink::timed::{TimedSink, UploadMeter};
+use crate::sink::{Destination, Sink};
 use crate::source::export::{DEFAULT_CONCURRENCY, ExportSource, FileRef};
+use crate::source::meter::DownloadMeter;
+use crate::stages::StageTimes;
 use crate::summary::RunSummary;
 
 /// What to export, and how.
@@ -378,12 +381,30 @@ pub async fn run_export(
         () = run.shutdown.triggered() => return Err(run.shutdown.error()),
         checked = destination.check() => checked?,
     }
+    client.retry_stats().attach(&run.progress);
+    client.stop_on(&run.shutdown);
+    let started = Instant::now();
+    client.sign_in_now().await?;
+    let sign_in = started.elapsed();
+    let started = Instant::now();
     let prepared = prepare(client, job, run, on_event).await?;
+    let task_wait = started.elapsed();
     record_provenance(destination, &prepared);
     let (source, options) = download_plan(client, job, &prepared, options, run).await?;
     let chunks = source.chunk_count();
     on_event(ExportEvent::Downloading { chunks });
-    let mut summary = convert::convert(&source, destination, &options, run).await?;
+    let downloads = DownloadMeter::new();
+    let source = source.with_meter(downloads.clone());
+    let mut summary = convert_measured(
+        client,
+        &source,
+        &downloads,
+        destination,
+        &options,
+        run,
+        (sign_in, task_wait),
+    )
+    .await?;
     merge_retries(&mut summary.retries, client.retry_stats().counts());
     Ok(ExportReport {
         summary,
@@ -394,6 +415,47 @@ pub async fn run_export(
         task_id: prepared.task_id,
         chunks,
     })
+}
+
+/// Converts a source whose downloads `downloads` meters (an export's chunks, a read request's
+/// pages) with every stage measured: the summary's [`stages`](RunSummary::stages) holds the
+/// download (bytes, latencies, the engine's waits),
+/// the engine's CPU time, the destination's time and the bottleneck, with `before` (sign-in
+/// and task wait) as measured by the caller.
+pub async fn convert_measured(
+    client: &AnaplanClient,
+    source: &dyn crate::source::Source,
+    downloads: &DownloadMeter,
+    destination: &dyn Sink,
+    options: &EngineOptions,
+    run: &RunContext,
+    before: (Duration, Duration),
+) -> Result<RunSummary> {
+    let uploads = UploadMeter::new();
+    let timed = TimedSink::new(destination, uploads.clone());
+    let retries_before = client.retry_stats().total();
+    let cpu_before = run.progress.engine_cpu().total();
+    let started = Instant::now();
+    let mut summary = convert::convert(source, &timed, options, run).await?;
+    let transfer = started.elapsed();
+    let conversion_cpu = match (cpu_before, run.progress.engine_cpu().total()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let retries = client.retry_stats().total().saturating_sub(retries_before);
+    summary.stages = Some(
+        StageTimes {
+            sign_in: before.0,
+            task_wait: before.1,
+            download: downloads.stage(retries),
+            conversion_cpu,
+            upload: uploads.total(),
+            transfer,
+            ..StageTimes::default()
+        }
+        .decide(),
+    );
+    Ok(summary)
 }
 
 /// Tells the destination where the data comes from (a Delta table keeps it in its commit).

@@ -59,10 +59,12 @@
 //! |---|---|
 //! | [`export`] | one export end to end: resolve names, run or adopt the task, download, convert |
 //! | [`read`] | one view or list end to end: resolve names, a read request (or the transactional call), pages, convert, delete |
+//! | [`mod@bench`] | `bench`: a sweep of settings over one export's file, the recommendation, the chart |
 //! | [`jobs`] | many exports from one jobs file: checks, scheduling, shards, manifests |
 //! | [`source`] | where CSV bytes come from: file, stdin, memory, an Anaplan file's chunks |
 //! | [`anaplan`] | the Anaplan client: authentication (password, certificate, OAuth), discovery, export tasks, chunks |
 //! | [`convert`] | the engine: `text` (transcode, CSV decoder, reader), `schema` (types, inference, plan, typing), `encode`, the pipeline, spool and replay |
+//! | [`stages`] | where an export's time goes: download, upload and engine CPU meters, the bottleneck |
 //! | [`sink`] | local paths and object-store URLs: atomic publish, abort, append datasets, manifests, Delta Lake tables |
 //! | [`error`] | the error type, its structured payloads, and the exit codes |
 //! | `simulator`, `generate` | the embedded Anaplan simulator and the synthetic export generator (feature `simulator`) |
@@ -81,6 +83,7 @@
 #![deny(missing_docs)]
 
 pub mod anaplan;
+pub mod bench;
 #[doc(hidden)]
 pub mod cli;
 pub mod convert;
@@ -101,6 +104,7 @@ mod shutdown;
 pub mod simulator;
 pub mod sink;
 pub mod source;
+pub mod stages;
 mod summary;
 pub(crate) mod units;
 

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
     inner: Arc<Counters>,
+    /// CPU time of the engine's threads.
+    engine_cpu: crate::stages::CpuMeter,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +48,11 @@ impl Progress {
     /// Fresh counters at zero.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The CPU time of the engine's threads working for this run.
+    pub fn engine_cpu(&self) -> &crate::stages::CpuMeter {
+        &self.engine_cpu
     }
 
     /// Adds received input bytes.

@@ -30,7 +30,7 @@
 //! (`DELETE` is never cut short by a stop request); a failed delete is logged, not fatal. If
 //! the run is dropped before it ends, the delete is sent from a spawned task.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
@@ -42,6 +42,7 @@ use crate::convert::{self, EngineOptions, Layout, RunContext};
 use crate::error::{Error, ExportFailed, Result};
 use crate::sink::Destination;
 use crate::source::MemorySource;
+use crate::source::meter::DownloadMeter;
 use crate::source::pages::{PageOptions, PageSource};
 use crate::summary::RunSummary;
 
@@ -332,6 +333,7 @@ pub async fn run_read(
     options: EngineOptions,
     run: &RunContext,
 ) -> Result<ReadReport> {
+    let started = Instant::now();
     client.retry_stats().attach(&run.progress);
     client.stop_on(&run.shutdown);
     tokio::select! {
@@ -410,7 +412,20 @@ pub async fn run_read(
         run.shutdown.clone(),
     )
     .with_name(format!("Anaplan {object} of model {:?}", r.model.name));
-    let result = convert::convert(&source, destination, &options, run).await;
+    let downloads = DownloadMeter::new();
+    let source = source.with_meter(downloads.clone());
+    // Signing in counts in the wait for the read request: it happens on the first call.
+    let before = (Duration::ZERO, started.elapsed());
+    let result = crate::export::convert_measured(
+        client,
+        &source,
+        &downloads,
+        destination,
+        &options,
+        run,
+        before,
+    )
+    .await;
     cleanup.run().await;
     let mut summary = result?;
     crate::export::merge_retries(&mut summary.retries, client.retry_stats().counts());

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::stages::StageTimes;
+
 /// One column of the written schema.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct SummaryColumn {
@@ -78,6 +80,9 @@ pub struct RunSummary {
     pub widenings: Vec<Widening>,
     /// Retried requests, by reason (downloads and uploads).
     pub retries: Vec<(String, u64)>,
+    /// Where the time went, stage by stage (exports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<StageTimes>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -145,8 +150,46 @@ impl RunSummary {
         for (what, n) in &self.retries {
             let _ = writeln!(out, "  retried {n} x {what}");
         }
+        if let Some(stages) = &self.stages {
+            let _ = writeln!(out, "{}", stages_text(stages));
+        }
         out
     }
+}
+
+/// The stage breakdown, two lines for the text summary.
+fn stages_text(t: &StageTimes) -> String {
+    use std::fmt::Write as _;
+    let d = &t.download;
+    let mut out = format!(
+        "  stages: sign-in {:.2}s, task {:.2}s, download {} in {:.2}s ({:.1} MB/s, {} chunks, latency p50 {:.0}ms p95 {:.0}ms max {:.0}ms, {} retries)",
+        t.sign_in.as_secs_f64(),
+        t.task_wait.as_secs_f64(),
+        human_bytes(d.bytes),
+        d.wall.as_secs_f64(),
+        d.mb_per_s,
+        d.chunks,
+        d.chunk_latency.p50.as_secs_f64() * 1000.0,
+        d.chunk_latency.p95.as_secs_f64() * 1000.0,
+        d.chunk_latency.max.as_secs_f64() * 1000.0,
+        d.retries,
+    );
+    match t.conversion_cpu {
+        Some(cpu) => {
+            let _ = write!(out, ", conversion {:.2} CPU-s", cpu.as_secs_f64());
+        }
+        None => out.push_str(", conversion CPU unknown"),
+    }
+    let _ = write!(
+        out,
+        ", upload {:.2}s\n  bottleneck: {} (engine waited {:.2}s for chunks and {:.2}s for the destination in a {:.2}s transfer)",
+        t.upload.as_secs_f64(),
+        t.bottleneck.name(),
+        d.input_wait.as_secs_f64(),
+        t.upload.as_secs_f64(),
+        t.transfer.as_secs_f64(),
+    );
+    out
 }
 
 /// Formats a byte count with binary units (`1.5 MiB`).

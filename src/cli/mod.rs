@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::{Error, ExitClass, Result};
 use crate::settings::Choice;
 
+pub(crate) mod bench;
 pub(crate) mod connection;
 pub(crate) mod convert;
 #[cfg(feature = "simulator")]
@@ -88,6 +89,9 @@ pub(crate) enum Command {
     Views(discovery::ModelScopeArgs),
     /// List the lists of a model with their item counts; `export --list` reads one.
     Lists(discovery::ModelScopeArgs),
+    /// Measure where an export's time goes over a sweep of settings (connections, codecs, and
+    /// for the simulator chunk sizes), and recommend a setting.
+    Bench(bench::BenchArgs),
     /// Run many exports from a jobs file (for cron, systemd timers, Kubernetes, Airflow).
     Run(run::RunArgs),
     /// Sign in with OAuth (device grant) once and save the refresh token for later runs.
@@ -142,6 +146,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Views(args) => views::run_views(args, &global).await,
         Command::Lists(args) => views::run_lists(args, &global).await,
         Command::Run(args) => run::run(args, &global).await,
+        Command::Bench(args) => bench::run(args, &global).await,
         Command::Login(args) => login::run_login(args, &global).await,
         Command::Logout(args) => login::run_logout(args, &global).await,
         Command::Table(args) => table::run(args, &global).await,

@@ -358,9 +358,12 @@ impl ParquetEncoder {
         let helpers = (1..ENCODE_THREADS)
             .map(|i| {
                 let pool = Arc::clone(&pool);
+                // The helpers' CPU time counts for the run this encoder works for.
+                let cpu = crate::stages::CpuMeter::current();
                 std::thread::Builder::new()
                     .name(format!("parquet-encode-{i}"))
                     .spawn(move || {
+                        let _cpu = crate::stages::cpu::enter_optional(cpu.as_ref());
                         while let Some(job) = pool.pop() {
                             run_job(job);
                         }

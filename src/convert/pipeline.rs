@@ -128,7 +128,9 @@ pub(super) async fn run_pass(
         let shutdown = shutdown.clone();
         let progress = run.progress.clone();
         let options = options.clone();
+        let cpu = run.progress.engine_cpu().clone();
         tokio::task::spawn_blocking(move || {
+            let _cpu = cpu.enter();
             let mut stage = stage;
             let r = stage.run(piece_rx, batch_tx, &options, &progress, &shutdown);
             if let Err(e) = r {
@@ -141,7 +143,9 @@ pub(super) async fn run_pass(
     let encode = {
         let failure = failure.clone();
         let shutdown = shutdown.clone();
+        let cpu = run.progress.engine_cpu().clone();
         tokio::task::spawn_blocking(move || {
+            let _cpu = cpu.enter();
             let r = encode_stage(batch_rx, out_tx);
             match r {
                 Err(EncodeError::Failed(e)) => {

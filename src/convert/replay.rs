@@ -107,6 +107,7 @@ pub(super) async fn convert(
                     decisions: all_decisions,
                     widenings,
                     retries: written.retries,
+                    stages: None,
                 });
             }
             PassEnd::Widen(widened) => {

@@ -88,6 +88,7 @@ mod multipart;
 mod observe;
 mod options;
 mod store;
+pub mod timed;
 mod writer;
 
 use std::path::PathBuf;

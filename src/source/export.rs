@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 use crate::anaplan::AnaplanClient;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::source::meter::DownloadMeter;
 use crate::source::{Piece, PieceStream, Source};
 
 /// The default number of chunks downloaded at once.
@@ -53,6 +54,7 @@ pub struct ExportSource {
     progress: Progress,
     name: String,
     budget: Option<Arc<Semaphore>>,
+    meter: Option<DownloadMeter>,
 }
 
 impl ExportSource {
@@ -78,6 +80,7 @@ impl ExportSource {
             progress,
             name,
             budget: None,
+            meter: None,
         }
     }
 
@@ -105,6 +108,13 @@ impl ExportSource {
     /// `budget` while it runs (on top of this source's own concurrency limit).
     pub fn with_budget(mut self, budget: Arc<Semaphore>) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// Counts the chunk downloads (bytes, latency) and how long the reader waits for them
+    /// into `meter`.
+    pub fn with_meter(mut self, meter: DownloadMeter) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -136,6 +146,7 @@ impl Source for ExportSource {
         let progress = self.progress.clone();
         let concurrency = self.concurrency;
         let budget = self.budget.clone();
+        let meter = self.meter.clone();
         Box::pin(async move {
             progress.set_chunks_total(ids.len() as u64);
             tracing::debug!(
@@ -148,6 +159,7 @@ impl Source for ExportSource {
                 let file = Arc::clone(&file);
                 let ids = Arc::clone(&ids);
                 let budget = budget.clone();
+                let meter = meter.clone();
                 async move {
                     let _permit = match budget {
                         Some(b) => Some(b.acquire_owned().await.map_err(|_| {
@@ -156,9 +168,13 @@ impl Source for ExportSource {
                         None => None,
                     };
                     let id = &ids[index];
+                    let started = meter.as_ref().map(DownloadMeter::chunk_started);
                     let data = client
                         .chunk(&file.workspace_id, &file.model_id, &file.file_id, id)
                         .await?;
+                    if let (Some(m), Some(t)) = (&meter, started) {
+                        m.chunk_done(t, data.len() as u64);
+                    }
                     Ok::<_, Error>(Piece {
                         data,
                         chunk: Some(index as u64),
@@ -167,8 +183,12 @@ impl Source for ExportSource {
             });
             let stream = futures::stream::iter(downloads)
                 .buffered(concurrency)
-                .inspect_ok(move |_| progress.add_chunk());
-            Ok(stream.boxed())
+                .inspect_ok(move |_| progress.add_chunk())
+                .boxed();
+            Ok(match &self.meter {
+                Some(m) => m.watch(stream),
+                None => stream,
+            })
         })
     }
 

@@ -67,6 +67,7 @@ use crate::error::Result;
 
 pub mod export;
 mod local;
+pub mod meter;
 pub mod pages;
 
 pub use export::{ExportSource, FileRef};

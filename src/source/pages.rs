@@ -36,6 +36,7 @@ use crate::anaplan::reads::{ReadRef, ReadRequest};
 use crate::error::{ExportFailed, Result};
 use crate::progress::Progress;
 use crate::shutdown::Shutdown;
+use crate::source::meter::DownloadMeter;
 use crate::source::{Piece, PieceStream, Source};
 
 /// Default time between keep-alive fetches of page 0.
@@ -77,6 +78,7 @@ pub struct PageSource {
     shutdown: Shutdown,
     name: String,
     started: Instant,
+    meter: Option<DownloadMeter>,
 }
 
 impl PageSource {
@@ -106,12 +108,20 @@ impl PageSource {
             shutdown,
             name,
             started: Instant::now(),
+            meter: None,
         }
     }
 
     /// Renames the source (for logs and the summary).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Counts the page downloads (bytes, latency) and how long the reader waits for them
+    /// into `meter`.
+    pub fn with_meter(mut self, meter: DownloadMeter) -> Self {
+        self.meter = Some(meter);
         self
     }
 }
@@ -135,6 +145,7 @@ struct Listing {
     ended: bool,
     /// The next status check waits this long (grows to the poll interval).
     delay: Duration,
+    meter: Option<DownloadMeter>,
 }
 
 type Download = BoxFuture<'static, Result<(u64, Bytes)>>;
@@ -165,8 +176,13 @@ impl Listing {
         let client = self.client.clone();
         let read = Arc::clone(&self.read);
         let id = Arc::clone(&self.request_id);
+        let meter = self.meter.clone();
         async move {
+            let started = meter.as_ref().map(DownloadMeter::chunk_started);
             let data = client.read_page(&read, &id, k).await?;
+            if let (Some(m), Some(t)) = (&meter, started) {
+                m.chunk_done(t, data.len() as u64);
+            }
             Ok((k, data))
         }
         .boxed()
@@ -310,6 +326,7 @@ impl Source for PageSource {
             complete: false,
             ended: false,
             delay: Duration::ZERO,
+            meter: self.meter.clone(),
         };
         let keep_alive = KeepAlive::start(
             self.client.clone(),
@@ -319,6 +336,7 @@ impl Source for PageSource {
         );
         let progress = self.progress.clone();
         let concurrency = self.options.concurrency;
+        let meter = self.meter.clone();
         Box::pin(async move {
             let downloads = futures::stream::unfold(listing, |mut listing| async move {
                 let next = listing.next_download().await?;
@@ -334,7 +352,10 @@ impl Source for PageSource {
                     chunk: Some(k),
                 }
             });
-            Ok(stream.boxed())
+            Ok(match meter {
+                Some(m) => m.watch(stream.boxed()),
+                None => stream.boxed(),
+            })
         })
     }
 

@@ -1,6 +1,7 @@
 //! The one integration-test binary: one module per area.
 
 mod azure;
+mod bench;
 mod cancel;
 mod client;
 mod convert;
