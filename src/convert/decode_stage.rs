@@ -17,7 +17,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tokio::sync::mpsc;
 
-use super::encode::writer_properties;
+use super::encode::{without_number_dictionary, writer_properties};
 use super::options::EngineOptions;
 use super::report::{Evidence, Inference};
 use super::schema::{
@@ -330,7 +330,10 @@ impl DecodeStage {
             "anaplan_parquet.inference".to_owned(),
             evidence.metadata_json(),
         ));
-        let props = writer_properties(&options.parquet, metadata);
+        let mut props = writer_properties(&options.parquet, metadata);
+        if let Some((_, name)) = &evidence.plan.value_number {
+            props = without_number_dictionary(props, name);
+        }
         self.schema = Some(Arc::clone(&schema));
         self.send(EncodeMsg::Start(schema, Box::new(props)));
         for batch in std::mem::take(&mut self.sample.batches) {

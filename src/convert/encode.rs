@@ -5,8 +5,9 @@
 //! Encoding costs more CPU than decoding (dictionary interning and statistics for every
 //! text value), so the columns of each batch are encoded in parallel: the encoding thread and
 //! one helper thread take column jobs from a shared queue, each job moving a column's
-//! [`ArrowColumnWriter`] to whichever thread is free. Row groups are then assembled in column
-//! order on the encoding thread.
+//! [`ArrowColumnWriter`] to whichever thread is free. Column chunks are closed the same way at
+//! the end of a row group (the last pages and the dictionary pages are compressed then), and
+//! the row group is assembled in column order on the encoding thread.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -18,12 +19,14 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
-    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
+    ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+    compute_leaves,
 };
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -101,6 +104,17 @@ pub fn writer_properties(options: &ParquetOptions, metadata: Vec<KeyValue>) -> W
         .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
         .set_created_by(created_by())
         .set_key_value_metadata(Some(metadata))
+        .build()
+}
+
+/// `props` with the `Value_number` column written without a dictionary. Its values are the
+/// numbers of a measure, nearly all distinct: a dictionary fills its 1 MiB page limit early in
+/// every row group and falls back to plain anyway, after hashing every value. Plain from the
+/// start is faster and ~5% smaller (zstd, 2M generated rows: 7.0 against 7.4 MB for the column).
+pub fn without_number_dictionary(props: WriterProperties, column: &str) -> WriterProperties {
+    props
+        .into_builder()
+        .set_column_dictionary_enabled(ColumnPath::from(column), false)
         .build()
 }
 
@@ -220,6 +234,10 @@ pub enum EncodeError {
     Failed(Error),
 }
 
+fn internal(what: &str) -> EncodeError {
+    EncodeError::Failed(Error::Internal(what.to_owned()))
+}
+
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(map_parquet)`
 fn map_parquet(e: parquet::errors::ParquetError) -> EncodeError {
     if is_destination_stopped(&e) {
@@ -229,19 +247,36 @@ fn map_parquet(e: parquet::errors::ParquetError) -> EncodeError {
     }
 }
 
-/// One column's share of a batch: its writer travels with the job.
+/// What a job does with its column's writer.
+enum Work {
+    /// Encode the column's share of a batch.
+    Write(Vec<ArrowLeafColumn>),
+    /// Close the column chunk at the end of a row group (its last page and its dictionary
+    /// page are compressed here, on whichever thread is free, not one after another on the
+    /// encoding thread).
+    Close,
+}
+
+/// One job on one column: its writer travels with the job.
 struct Job {
     column: usize,
     writer: ArrowColumnWriter,
-    leaves: Vec<ArrowLeafColumn>,
+    work: Work,
     done: std_mpsc::Sender<Done>,
 }
 
-/// A finished job: the writer comes back.
+/// What comes back from a job.
+enum Finished {
+    /// The writer, for the next batch.
+    Writer(ArrowColumnWriter),
+    /// The closed column chunk, to append to the row group.
+    Chunk(ArrowColumnChunk),
+}
+
+/// A finished job.
 struct Done {
     column: usize,
-    writer: ArrowColumnWriter,
-    result: parquet::errors::Result<()>,
+    result: parquet::errors::Result<Finished>,
 }
 
 #[derive(Default)]
@@ -291,15 +326,17 @@ fn run_job(job: Job) {
     let Job {
         column,
         mut writer,
-        leaves,
+        work,
         done,
     } = job;
-    let result = leaves.iter().try_for_each(|leaf| writer.write(leaf));
-    let _ = done.send(Done {
-        column,
-        writer,
-        result,
-    });
+    let result = match work {
+        Work::Write(leaves) => leaves
+            .iter()
+            .try_for_each(|leaf| writer.write(leaf))
+            .map(|()| Finished::Writer(writer)),
+        Work::Close => writer.close().map(Finished::Chunk),
+    };
+    let _ = done.send(Done { column, result });
 }
 
 /// Encodes record batches into a Parquet file written to a channel, columns in parallel.
@@ -456,53 +493,74 @@ impl ParquetEncoder {
     }
 
     fn write_columns(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
+        let mut work = Vec::with_capacity(batch.num_columns());
+        for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
+            work.push(Work::Write(
+                compute_leaves(field, array).map_err(map_parquet)?,
+            ));
+        }
+        for (column, finished) in self.run_jobs(work)?.into_iter().enumerate() {
+            let Finished::Writer(writer) = finished else {
+                return Err(internal("a write job returned no writer"));
+            };
+            self.writers[column] = Some(writer);
+        }
+        Ok(())
+    }
+
+    /// Runs one job per column on the pool (this thread works the queue too) and returns what
+    /// each gave back, in column order; the first error when any failed.
+    fn run_jobs(&mut self, work: Vec<Work>) -> Result<Vec<Finished>, EncodeError> {
         let (done_tx, done_rx) = std_mpsc::channel();
-        let mut jobs = Vec::with_capacity(batch.num_columns());
-        for (column, (field, array)) in self.schema.fields().iter().zip(batch.columns()).enumerate()
-        {
-            let leaves = compute_leaves(field, array).map_err(map_parquet)?;
-            let writer = self.writers[column].take().ok_or_else(|| {
-                EncodeError::Failed(Error::Internal("column writer missing".into()))
-            })?;
+        let mut jobs = Vec::with_capacity(work.len());
+        for (column, work) in work.into_iter().enumerate() {
+            let writer = self.writers[column]
+                .take()
+                .ok_or_else(|| internal("column writer missing"))?;
             jobs.push(Job {
                 column,
                 writer,
-                leaves,
+                work,
                 done: done_tx.clone(),
             });
         }
         drop(done_tx);
         let n = jobs.len();
         self.pool.push(jobs);
-        // Work the queue too, then collect every writer back.
         while let Some(job) = self.pool.try_pop() {
             run_job(job);
         }
+        let mut finished: Vec<Option<Finished>> = (0..n).map(|_| None).collect();
         let mut first_error = None;
         for _ in 0..n {
-            let done = done_rx.recv().map_err(|_| {
-                EncodeError::Failed(Error::Internal("an encoding thread stopped".into()))
-            })?;
-            if let Err(e) = done.result
-                && first_error.is_none()
-            {
-                first_error = Some(e);
+            let done = done_rx
+                .recv()
+                .map_err(|_| internal("an encoding thread stopped"))?;
+            match done.result {
+                Ok(f) => finished[done.column] = Some(f),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
-            self.writers[done.column] = Some(done.writer);
         }
-        match first_error {
-            Some(e) => Err(map_parquet(e)),
-            None => Ok(()),
+        if let Some(e) = first_error {
+            return Err(map_parquet(e));
         }
+        finished
+            .into_iter()
+            .map(|f| f.ok_or_else(|| internal("a column job did not finish")))
+            .collect()
     }
 
     fn close_row_group(&mut self) -> Result<(), EncodeError> {
+        let work = (0..self.writers.len()).map(|_| Work::Close).collect();
+        let chunks = self.run_jobs(work)?;
+        self.writers.clear();
         let mut row_group = self.file.next_row_group().map_err(map_parquet)?;
-        for writer in self.writers.drain(..) {
-            let writer = writer.ok_or_else(|| {
-                EncodeError::Failed(Error::Internal("column writer missing".into()))
-            })?;
-            let chunk = writer.close().map_err(map_parquet)?;
+        for finished in chunks {
+            let Finished::Chunk(chunk) = finished else {
+                return Err(internal("a close job returned no column chunk"));
+            };
             chunk
                 .append_to_row_group(&mut row_group)
                 .map_err(map_parquet)?;
