@@ -240,7 +240,6 @@ async fn read_stage(
 }
 
 /// Encodes the decoder's batches; the rows written, or `None` when the file was abandoned.
-/// With `observe`, each batch also goes to the destination once encoded.
 fn encode_stage(
     rx: mpsc::Receiver<EncodeMsg>,
     tx: mpsc::Sender<Output>,
