@@ -84,6 +84,8 @@ pub mod anaplan;
 #[doc(hidden)]
 pub mod cli;
 pub mod convert;
+#[doc(hidden)]
+pub mod embed;
 pub mod error;
 pub mod export;
 #[cfg(feature = "simulator")]

@@ -139,11 +139,16 @@ pub(super) async fn run_pass(
         })
     };
     let observe = destination.is_some_and(Sink::observes_batches);
+    let bytes = destination.is_none_or(Sink::wants_bytes);
     let encode = {
         let failure = failure.clone();
         let shutdown = shutdown.clone();
         tokio::task::spawn_blocking(move || {
-            let r = encode_stage(batch_rx, out_tx, observe);
+            let r = if bytes {
+                encode_stage(batch_rx, out_tx, observe)
+            } else {
+                batches_stage(batch_rx, &out_tx)
+            };
             match r {
                 Err(EncodeError::Failed(e)) => {
                     failure.set(e);
@@ -277,6 +282,31 @@ fn encode_stage(
         }
     }
     // The input closed without its end marker: abandon the file.
+    Ok(None)
+}
+
+/// For a destination that wants no bytes ([`Sink::wants_bytes`]): passes the decoder's batches
+/// on without encoding them; the rows passed, or `None` when the output was abandoned.
+fn batches_stage(
+    mut rx: mpsc::Receiver<EncodeMsg>,
+    tx: &mpsc::Sender<Output>,
+) -> Result<Option<u64>, EncodeError> {
+    let mut rows = 0u64;
+    while let Some(msg) = rx.blocking_recv() {
+        let out = match msg {
+            EncodeMsg::Start(schema, _) => Output::Begin(schema),
+            EncodeMsg::Batch(batch) => {
+                rows += batch.num_rows() as u64;
+                Output::Rows(batch)
+            }
+            EncodeMsg::End => {
+                tx.blocking_send(Output::End)
+                    .map_err(|_| EncodeError::Stopped)?;
+                return Ok(Some(rows));
+            }
+        };
+        tx.blocking_send(out).map_err(|_| EncodeError::Stopped)?;
+    }
     Ok(None)
 }
 

@@ -158,6 +158,12 @@ pub trait Sink: Send + Sync {
     fn observes_batches(&self) -> bool {
         false
     }
+
+    /// False when the writers want only the record batches ([`SinkWriter::observe`]) and no
+    /// Parquet bytes (a record-batch stream): the engine then skips encoding.
+    fn wants_bytes(&self) -> bool {
+        true
+    }
 }
 
 /// One output file being written; see [`Sink`].
