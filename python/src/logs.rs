@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use pyo3::prelude::*;
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
@@ -56,6 +57,16 @@ impl Visit for Message {
 }
 
 impl<S: Subscriber> Layer<S> for Forward {
+    // The level follows the Python logger's, which can change between calls: ask every time
+    // (the default would cache the first answer per call site).
+    fn register_callsite(&self, metadata: &'static tracing::Metadata<'static>) -> Interest {
+        if metadata.target().starts_with("anaplan_parquet") {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
         metadata.target().starts_with("anaplan_parquet")
             && py_level(*metadata.level()) >= MIN_LEVEL.load(Ordering::Relaxed)
