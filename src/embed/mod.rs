@@ -98,7 +98,7 @@ pub async fn export(
     let resolved = secrets.resolve(&args.connection)?;
     let client = AnaplanClient::new(resolved.config.clone())?;
     let result = async {
-        let (workspace, model) = scope(&args.workspace, &args.model, &resolved)?;
+        let (workspace, model) = scope(args.workspace.as_ref(), args.model.as_ref(), &resolved)?;
         let job = args.job(workspace, model)?;
         if args.view.is_some() || args.list.is_some() {
             let choice = crate::cli::read::ReadChoice {
@@ -121,16 +121,16 @@ pub async fn export(
 
 /// The workspace and model: given, else the config file's.
 fn scope(
-    workspace: &Option<String>,
-    model: &Option<String>,
+    workspace: Option<&String>,
+    model: Option<&String>,
     resolved: &Resolved,
 ) -> Result<(String, String)> {
     let workspace = workspace
-        .clone()
+        .cloned()
         .or_else(|| resolved.workspace.clone())
         .ok_or_else(|| Error::usage("workspace is required (a name or an id)"))?;
     let model = model
-        .clone()
+        .cloned()
         .or_else(|| resolved.model.clone())
         .ok_or_else(|| Error::usage("model is required (a name or an id)"))?;
     Ok((workspace, model))
@@ -249,7 +249,7 @@ pub async fn read(args: &[String], secrets: &Secrets, run: RunContext) -> Result
     };
     let options = args.engine.to_options()?;
     let resolved = secrets.resolve(&args.connection)?;
-    let (workspace, model) = scope(&args.workspace, &args.model, &resolved)?;
+    let (workspace, model) = scope(args.workspace.as_ref(), args.model.as_ref(), &resolved)?;
     let job = args.job(workspace, model)?;
     let read = if args.view.is_some() || args.list.is_some() {
         let choice = crate::cli::read::ReadChoice {

@@ -146,10 +146,9 @@ pub(super) async fn start(
         drop(sink);
         let _ = tx.send(Message::End(result)).await;
     });
-    let schema = match schema_rx.await {
-        Ok(schema) => schema,
-        // The run ended before a schema: its error (or, oddly, its summary).
-        Err(_) => loop {
+    // The run ends before a schema: its error (or, oddly, its summary).
+    let Ok(schema) = schema_rx.await else {
+        loop {
             match rx.recv().await {
                 Some(Message::End(Err(e))) => return Err(e),
                 Some(Message::End(Ok(_))) | None => {
@@ -157,7 +156,7 @@ pub(super) async fn start(
                 }
                 Some(Message::Batch(_)) => {}
             }
-        },
+        }
     };
     Ok(BatchStream {
         schema,
