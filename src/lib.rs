@@ -69,6 +69,7 @@
 //! | [`error`] | the error type, its structured payloads, and the exit codes |
 //! | `simulator`, `generate` | the embedded Anaplan simulator and the synthetic export generator (feature `simulator`) |
 //! | `cli`, `settings` | the command line: clap arguments, and the one settings layer flags and jobs files share |
+//! | `embed` | the command line's arguments run in process, returning summaries and record-batch streams: the Python package's front end (`python/`; hidden, not a stable API) |
 //! | [`Progress`], [`Shutdown`], [`Secret`], [`RetryConfig`], [`RunSummary`] | small shared pieces |
 //!
 //! ## Features
@@ -87,6 +88,8 @@ pub mod bench;
 #[doc(hidden)]
 pub mod cli;
 pub mod convert;
+#[doc(hidden)]
+pub mod embed;
 pub mod error;
 pub mod export;
 #[cfg(feature = "simulator")]

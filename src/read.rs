@@ -40,7 +40,7 @@ use crate::anaplan::reads::{ReadRef, ReadTarget, is_refusal};
 use crate::anaplan::views::{ListMetadata, ViewMetadata};
 use crate::convert::{self, EngineOptions, Layout, RunContext};
 use crate::error::{Error, ExportFailed, Result};
-use crate::sink::Destination;
+use crate::sink::{Destination, Sink};
 use crate::source::MemorySource;
 use crate::source::meter::DownloadMeter;
 use crate::source::pages::{PageOptions, PageSource};
@@ -333,14 +333,26 @@ pub async fn run_read(
     options: EngineOptions,
     run: &RunContext,
 ) -> Result<ReadReport> {
-    let started = Instant::now();
-    client.retry_stats().attach(&run.progress);
-    client.stop_on(&run.shutdown);
     tokio::select! {
         biased;
         () = run.shutdown.triggered() => return Err(run.shutdown.error()),
         checked = destination.check() => checked?,
     }
+    read_into(client, job, destination, options, run).await
+}
+
+/// [`run_read`] into any [`Sink`] (the destination is not checked first): the Python
+/// package's record-batch stream.
+pub async fn read_into(
+    client: &AnaplanClient,
+    job: &ReadJob,
+    destination: &dyn Sink,
+    options: EngineOptions,
+    run: &RunContext,
+) -> Result<ReadReport> {
+    let started = Instant::now();
+    client.retry_stats().attach(&run.progress);
+    client.stop_on(&run.shutdown);
     let r = resolve(client, job).await?;
     let object = format!("{} {:?}", r.kind, r.name);
     tracing::info!(
@@ -448,7 +460,7 @@ async fn read_direct(
     client: &AnaplanClient,
     job: &ReadJob,
     r: &Resolved,
-    destination: &Destination,
+    destination: &dyn Sink,
     options: EngineOptions,
     run: &RunContext,
     refused: Option<(u16, Error)>,

@@ -120,7 +120,7 @@ pub(crate) struct ExportArgs {
 
 impl ExportArgs {
     /// The job, from the flags; a bad value is named as its flag.
-    fn job(&self, workspace: String, model: String) -> Result<ExportJob> {
+    pub(crate) fn job(&self, workspace: String, model: String) -> Result<ExportJob> {
         let settings = ExportSettings {
             concurrency: self.concurrency,
             poll_interval: self.poll_interval.clone(),
@@ -183,21 +183,7 @@ pub(crate) async fn run(args: ExportArgs, global: &GlobalArgs) -> Result<ExitCod
 /// Prints the summary: text on stderr (unless `-q`), or JSON on stdout.
 pub(crate) fn print_report(report: &ExportReport, json: bool, global: &GlobalArgs) -> Result<()> {
     if json {
-        let mut value = serde_json::to_value(&report.summary)
-            .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
-        if let serde_json::Value::Object(map) = &mut value {
-            map.insert(
-                "anaplan".to_owned(),
-                serde_json::json!({
-                    "workspace": {"id": report.workspace.id, "name": report.workspace.name},
-                    "model": {"id": report.model.id, "name": report.model.name},
-                    "export": {"id": report.export.id, "name": report.export.name},
-                    "task_id": report.task_id,
-                    "chunks": report.chunks,
-                }),
-            );
-        }
-        return write_stdout(&value.to_string());
+        return write_stdout(&report_json(report)?.to_string());
     }
     if !global.quiet {
         let mut text = report.summary.to_text();
@@ -213,6 +199,25 @@ pub(crate) fn print_report(report: &ExportReport, json: bool, global: &GlobalArg
         crate::logging::print_error(&text);
     }
     Ok(())
+}
+
+/// The `--json` summary: the engine's summary and where the data came from.
+pub(crate) fn report_json(report: &ExportReport) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(&report.summary)
+        .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(
+            "anaplan".to_owned(),
+            serde_json::json!({
+                "workspace": {"id": report.workspace.id, "name": report.workspace.name},
+                "model": {"id": report.model.id, "name": report.model.name},
+                "export": {"id": report.export.id, "name": report.export.name},
+                "task_id": report.task_id,
+                "chunks": report.chunks,
+            }),
+        );
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

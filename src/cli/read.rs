@@ -79,23 +79,7 @@ pub(crate) fn print_read_report(
     global: &GlobalArgs,
 ) -> Result<()> {
     if json {
-        let mut value = serde_json::to_value(&report.summary)
-            .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
-        if let serde_json::Value::Object(map) = &mut value {
-            map.insert(
-                "anaplan".to_owned(),
-                serde_json::json!({
-                    "workspace": {"id": report.workspace.id, "name": report.workspace.name},
-                    "model": {"id": report.model.id, "name": report.model.name},
-                    report.kind: {"id": report.object_id, "name": report.object_name},
-                    "read_request_id": report.request_id,
-                    "pages": report.pages,
-                    "read_mode": if report.request_id.is_some() { "large" } else { "direct" },
-                    "fallback": report.fallback,
-                }),
-            );
-        }
-        return write_stdout(&value.to_string());
+        return write_stdout(&report_json(report)?.to_string());
     }
     if !global.quiet {
         let mut text = report.summary.to_text();
@@ -114,4 +98,25 @@ pub(crate) fn print_read_report(
         crate::logging::print_error(&text);
     }
     Ok(())
+}
+
+/// The `--json` summary: the engine's summary and what was read, how.
+pub(crate) fn report_json(report: &ReadReport) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(&report.summary)
+        .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(
+            "anaplan".to_owned(),
+            serde_json::json!({
+                "workspace": {"id": report.workspace.id, "name": report.workspace.name},
+                "model": {"id": report.model.id, "name": report.model.name},
+                report.kind: {"id": report.object_id, "name": report.object_name},
+                "read_request_id": report.request_id,
+                "pages": report.pages,
+                "read_mode": if report.request_id.is_some() { "large" } else { "direct" },
+                "fallback": report.fallback,
+            }),
+        );
+    }
+    Ok(value)
 }

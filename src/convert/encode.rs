@@ -125,6 +125,9 @@ pub enum Output {
     Begin(SchemaRef),
     /// Encoded bytes, in order.
     Data(Bytes),
+    /// A record batch, for a destination that takes batches instead of bytes
+    /// ([`Sink::wants_bytes`](crate::sink::Sink::wants_bytes)).
+    Rows(RecordBatch),
     /// The file's footer, just before the end: every row group's statistics, for a
     /// destination that records them ([`SinkWriter::footer`](crate::sink::SinkWriter::footer)).
     Footer(Arc<ParquetMetaData>),

@@ -140,13 +140,18 @@ pub(super) async fn run_pass(
             stage.decided()
         })
     };
+    let bytes = destination.is_none_or(Sink::wants_bytes);
     let encode = {
         let failure = failure.clone();
         let shutdown = shutdown.clone();
         let cpu = run.progress.engine_cpu().clone();
         tokio::task::spawn_blocking(move || {
             let _cpu = cpu.enter();
-            let r = encode_stage(batch_rx, out_tx);
+            let r = if bytes {
+                encode_stage(batch_rx, out_tx)
+            } else {
+                batches_stage(batch_rx, &out_tx)
+            };
             match r {
                 Err(EncodeError::Failed(e)) => {
                     failure.set(e);
@@ -275,6 +280,31 @@ fn encode_stage(
     Ok(None)
 }
 
+/// For a destination that wants no bytes ([`Sink::wants_bytes`]): passes the decoder's batches
+/// on without encoding them; the rows passed, or `None` when the output was abandoned.
+fn batches_stage(
+    mut rx: mpsc::Receiver<EncodeMsg>,
+    tx: &mpsc::Sender<Output>,
+) -> Result<Option<u64>, EncodeError> {
+    let mut rows = 0u64;
+    while let Some(msg) = rx.blocking_recv() {
+        let out = match msg {
+            EncodeMsg::Start(schema, _) => Output::Begin(schema),
+            EncodeMsg::Batch(batch) => {
+                rows += batch.num_rows() as u64;
+                Output::Rows(batch)
+            }
+            EncodeMsg::End => {
+                tx.blocking_send(Output::End)
+                    .map_err(|_| EncodeError::Stopped)?;
+                return Ok(Some(rows));
+            }
+        };
+        tx.blocking_send(out).map_err(|_| EncodeError::Stopped)?;
+    }
+    Ok(None)
+}
+
 /// Hands the encoded bytes to the destination and publishes the file once it is complete.
 async fn upload_stage(
     mut rx: mpsc::Receiver<Output>,
@@ -331,6 +361,13 @@ async fn upload_stage(
                 None => Step::Failed(Error::Internal(
                     "output before the destination opened".into(),
                 )),
+            },
+            Some(Output::Rows(batch)) => match writer.as_mut() {
+                Some(w) => match w.observe(&batch) {
+                    Ok(()) => Step::Continue,
+                    Err(e) => Step::Failed(e),
+                },
+                None => Step::Failed(Error::Internal("rows before the destination opened".into())),
             },
             Some(Output::Footer(footer)) => match writer.as_mut() {
                 Some(w) => match w.footer(&footer) {

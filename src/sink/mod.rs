@@ -96,6 +96,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -153,6 +154,12 @@ pub trait Sink: Send + Sync {
     fn local_paths(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+
+    /// False when the writers take record batches ([`SinkWriter::observe`]) instead of Parquet
+    /// bytes (a record-batch stream): the engine then skips encoding.
+    fn wants_bytes(&self) -> bool {
+        true
+    }
 }
 
 /// One output file being written; see [`Sink`].
@@ -174,6 +181,12 @@ pub trait SinkWriter: Send {
     /// [`SinkWriter::flush`]; a Delta table takes its file statistics from it.
     fn footer(&mut self, footer: &ParquetMetaData) -> Result<()> {
         let _ = footer;
+        Ok(())
+    }
+
+    /// Takes a record batch, in order (only when [`Sink::wants_bytes`] is false).
+    fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        let _ = batch;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use parquet::file::metadata::ParquetMetaData;
 
 use super::{Sink, SinkWriter, Written};
 use crate::error::Result;
@@ -76,8 +77,8 @@ impl Sink for TimedSink<'_> {
         self.inner.local_paths()
     }
 
-    fn observes_batches(&self) -> bool {
-        self.inner.observes_batches()
+    fn wants_bytes(&self) -> bool {
+        self.inner.wants_bytes()
     }
 }
 
@@ -111,6 +112,10 @@ impl SinkWriter for TimedWriter {
 
     fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
         self.inner.observe(batch)
+    }
+
+    fn footer(&mut self, footer: &ParquetMetaData) -> Result<()> {
+        self.inner.footer(footer)
     }
 }
 

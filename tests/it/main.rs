@@ -7,6 +7,7 @@ mod client;
 mod convert;
 mod corpus;
 mod delta;
+mod embed;
 mod engine;
 mod exactness;
 mod export;

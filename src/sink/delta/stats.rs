@@ -92,14 +92,14 @@ fn with_counts(stats: &StructArray, rows: i64, nulls: &[(String, i64)]) -> Resul
                 let counts = children
                     .iter()
                     .zip(counts)
-                    .map(|(child, old)| {
-                        match nulls.iter().find(|(name, _)| name == child.name()) {
+                    .map(
+                        |(child, old)| match nulls.iter().find(|(name, _)| name == child.name()) {
                             Some((_, n)) if child.data_type() == &DataType::Int64 => {
                                 Arc::new(Int64Array::from(vec![*n])) as ArrayRef
                             }
                             _ => old,
-                        }
-                    })
+                        },
+                    )
                     .collect();
                 let rebuilt = StructArray::try_new(children, counts, None)
                     .map_err(|e| failed("null counts", e))?;
@@ -139,7 +139,11 @@ mod tests {
                 vec![Some(2.5), Some(-1.0), None],
                 vec![Some(true), None, None],
             ),
-            (vec![None, None, None], vec![None, None, None], vec![None, None, None]),
+            (
+                vec![None, None, None],
+                vec![None, None, None],
+                vec![None, None, None],
+            ),
             (
                 vec![Some(long.as_str()), Some("a"), Some("zz")],
                 vec![Some(9.0), None, Some(0.0)],
@@ -180,7 +184,8 @@ mod tests {
             .set_max_row_group_row_count(Some(3))
             .set_statistics_truncate_length(None)
             .build();
-        let mut writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props)).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props)).unwrap();
         let mut accumulator = FileStatsAccumulator::new(&schema::stats_columns(&data), &data);
         for b in batches(&schema) {
             writer.write(&b).unwrap();
@@ -227,7 +232,10 @@ mod tests {
         let (min, max) = (bound("minValues"), bound("maxValues"));
         for b in &all {
             for v in b.column(0).as_string::<i32>().iter().flatten() {
-                assert!(min.as_str() <= v && v <= max.as_str(), "{v:?} outside {min:?}..{max:?}");
+                assert!(
+                    min.as_str() <= v && v <= max.as_str(),
+                    "{v:?} outside {min:?}..{max:?}"
+                );
             }
         }
         assert_eq!(min, "a");

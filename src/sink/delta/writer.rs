@@ -155,7 +155,11 @@ impl SinkWriter for DeltaWriter {
     }
 
     fn footer(&mut self, footer: &ParquetMetaData) -> Result<()> {
-        self.stats = Some(stats::from_footer(footer, &self.plan.arrow, &self.plan.data)?);
+        self.stats = Some(stats::from_footer(
+            footer,
+            &self.plan.arrow,
+            &self.plan.data,
+        )?);
         Ok(())
     }
 
