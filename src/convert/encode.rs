@@ -270,10 +270,10 @@ struct Job {
 
 /// What comes back from a job.
 enum Finished {
-    /// The writer, for the next batch.
-    Writer(ArrowColumnWriter),
+    /// The writer, for the next batch (both boxed: they are large, and moved between threads).
+    Writer(Box<ArrowColumnWriter>),
     /// The closed column chunk, to append to the row group.
-    Chunk(ArrowColumnChunk),
+    Chunk(Box<ArrowColumnChunk>),
 }
 
 /// A finished job.
@@ -336,8 +336,8 @@ fn run_job(job: Job) {
         Work::Write(leaves) => leaves
             .iter()
             .try_for_each(|leaf| writer.write(leaf))
-            .map(|()| Finished::Writer(writer)),
-        Work::Close => writer.close().map(Finished::Chunk),
+            .map(|()| Finished::Writer(Box::new(writer))),
+        Work::Close => writer.close().map(|c| Finished::Chunk(Box::new(c))),
     };
     let _ = done.send(Done { column, result });
 }
@@ -506,7 +506,7 @@ impl ParquetEncoder {
             let Finished::Writer(writer) = finished else {
                 return Err(internal("a write job returned no writer"));
             };
-            self.writers[column] = Some(writer);
+            self.writers[column] = Some(*writer);
         }
         Ok(())
     }

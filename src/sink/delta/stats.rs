@@ -75,7 +75,10 @@ pub(super) fn from_footer(
         .map_err(|e| failed("the row groups' bounds", e))?;
     let collected =
         collect_stats(&batch, &columns, data).map_err(|e| failed("the row groups' bounds", e))?;
-    let rows: i64 = row_groups.iter().map(|rg| rg.num_rows()).sum();
+    let rows: i64 = row_groups
+        .iter()
+        .map(parquet::file::metadata::RowGroupMetaData::num_rows)
+        .sum();
     with_counts(&collected, rows, &null_counts)
 }
 
@@ -131,9 +134,12 @@ mod tests {
 
     use super::*;
 
+    /// One row group's strings, numbers and flags.
+    type Rows<'a> = (Vec<Option<&'a str>>, Vec<Option<f64>>, Vec<Option<bool>>);
+
     fn batches(schema: &SchemaRef) -> Vec<RecordBatch> {
         let long = "ü".repeat(40);
-        let rows: [(Vec<Option<&str>>, Vec<Option<f64>>, Vec<Option<bool>>); 3] = [
+        let rows: [Rows<'_>; 3] = [
             (
                 vec![Some("m"), None, Some("b")],
                 vec![Some(2.5), Some(-1.0), None],
