@@ -171,10 +171,8 @@ mod tests {
             .collect()
     }
 
-    /// The footer gives the same statistics as collecting them from every batch, row groups
-    /// of all nulls and long multi-byte strings included.
-    #[test]
-    fn footer_statistics_match_the_batches() {
+    /// The test file's columns, as written and as the table knows them.
+    fn columns() -> (SchemaRef, StructType) {
         let schema: SchemaRef = Arc::new(Schema::new(vec![
             Field::new("Item", DataType::Utf8, true),
             Field::new("Value", DataType::Float64, true),
@@ -186,6 +184,14 @@ mod tests {
             StructField::nullable("Flag", KernelType::BOOLEAN),
         ])
         .unwrap();
+        (schema, data)
+    }
+
+    /// The footer gives the same statistics as collecting them from every batch, row groups
+    /// of all nulls and long multi-byte strings included.
+    #[test]
+    fn footer_statistics_match_the_batches() {
+        let (schema, data) = columns();
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(3))
             .set_statistics_truncate_length(None)
@@ -213,17 +219,7 @@ mod tests {
     /// every value.
     #[test]
     fn truncated_footer_statistics_are_still_bounds() {
-        let schema: SchemaRef = Arc::new(Schema::new(vec![
-            Field::new("Item", DataType::Utf8, true),
-            Field::new("Value", DataType::Float64, true),
-            Field::new("Flag", DataType::Boolean, true),
-        ]));
-        let data = StructType::try_new([
-            StructField::nullable("Item", KernelType::STRING),
-            StructField::nullable("Value", KernelType::DOUBLE),
-            StructField::nullable("Flag", KernelType::BOOLEAN),
-        ])
-        .unwrap();
+        let (schema, data) = columns();
         let mut writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), None).unwrap();
         let all = batches(&schema);
         for b in &all {
