@@ -9,7 +9,16 @@ import pytest
 import anaplan_parquet as ap
 
 
-def test_keyboard_interrupt_stops_an_export_and_leaves_nothing(tmp_path):
+@pytest.fixture
+def python_sigint():
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when it started;
+    # a test runner started in the background (as `cmd &` in a script) inherits it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_keyboard_interrupt_stops_an_export_and_leaves_nothing(tmp_path, python_sigint):
     # A task that runs for a minute: the interrupt arrives while it is polled.
     with ap.Simulator(rows=1000, task_duration="60s") as sim:
         out = tmp_path / "never.parquet"
