@@ -13,7 +13,7 @@ The engine of the ``anaplan-parquet`` command line, in process::
 Every option of the command line is a keyword argument with the same name in snake_case,
 the same default and the same validation (``infer_rows=500`` is ``--infer-rows 500``;
 ``types={"Value": "float64"}`` is ``--type Value=float64``; ``value_number=False`` is
-``--no-value-number``). Messages name the command line's flag.
+``--no-value-number``). Messages name the keyword (``infer_rows=``), not the flag.
 
 Errors are exceptions under :class:`Error`, one class per exit code of the command line.
 Work runs with the GIL released; Ctrl-C (KeyboardInterrupt) stops a run the way SIGINT stops
@@ -23,7 +23,9 @@ the ``anaplan_parquet`` logger of :mod:`logging`.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
@@ -99,6 +101,33 @@ def _flags(options: Mapping[str, Any]) -> List[str]:
             continue
         args += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
     return args
+
+
+# A flag in a message (`--infer-rows`, `'--infer-rows <N>'`), with clap's value name if any.
+_FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?: <[A-Z_]+>)?")
+_KEYWORD = {flag: key for key, flag in {**_TABLES, **_LISTS}.items()}
+
+
+def _keyword(match: "re.Match[str]") -> str:
+    flag = "--" + match.group(1)
+    if flag == "--no-value-number":
+        return "value_number=False"
+    return _KEYWORD.get(flag, match.group(1).replace("-", "_")) + "="
+
+
+def _keywords(call: Any) -> Any:
+    """Runs a native call; the flags its error messages name become this API's keywords."""
+
+    @functools.wraps(call)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except Error as e:
+            if e.args and isinstance(e.args[0], str):
+                e.args = (_FLAG.sub(_keyword, e.args[0]),) + e.args[1:]
+            raise
+
+    return run
 
 
 class Connection:
@@ -198,7 +227,7 @@ def export(
     args = ["export"] + _source(export, view, list) + _flags(
         {"workspace": workspace, "model": model, "output": output, **options}
     )
-    return _native.export(args + connection._args(), connection._secrets)
+    return _keywords(_native.export)(args + connection._args(), connection._secrets)
 
 
 def read(
@@ -221,7 +250,11 @@ def read(
         rel = duckdb.from_arrow(reader)
 
     (``polars.from_arrow(reader)`` gives a Series of structs on some polars versions: use
-    ``polars.DataFrame``.) Batches arrive while chunks are still downloading; the engine
+    ``polars.DataFrame``.) Text columns arrive as Arrow string views (``string_view``), the
+    layout polars keeps strings in, so polars adopts the batches without converting them
+    (which would hold the data twice). For plain ``string`` columns, ask for them:
+    ``pyarrow.RecordBatchReader.from_stream(reader, schema=...)`` (the same columns; each
+    type one the column can be cast to). Batches arrive while chunks are still downloading; the engine
     waits while the consumer is behind, so memory stays bounded. The stream can be taken once;
     dropping the reader (or ``close()``) before the end cancels the run.
 
@@ -236,7 +269,7 @@ def read(
     args = ["export"] + _source(export, view, list) + _flags(
         {"workspace": workspace, "model": model, **options}
     )
-    return _native.read(args + connection._args(), connection._secrets)
+    return _keywords(_native.read)(args + connection._args(), connection._secrets)
 
 
 def convert(input: PathLike, output: PathLike, **options: Any) -> Dict[str, Any]:
@@ -247,7 +280,7 @@ def convert(input: PathLike, output: PathLike, **options: Any) -> Dict[str, Any]
     Returns the ``--json`` summary.
     """
     args = ["convert", os.fspath(input)] + _flags({"output": output, **options})
-    return _native.convert(args)
+    return _keywords(_native.convert)(args)
 
 
 def run(
@@ -270,7 +303,7 @@ def run(
     if connection is not None:
         args += connection._args()
         secrets = connection._secrets
-    return _native.run(args, secrets)
+    return _keywords(_native.run)(args, secrets)
 
 
 class Simulator:
@@ -287,7 +320,7 @@ class Simulator:
     def __init__(self, **options: Any) -> None:
         self._username = options.get("username") or "demo@example.com"
         self._password = options.get("password") or "demo-password"
-        self._native = _native.Simulator(["simulator"] + _flags(options))
+        self._native = _keywords(_native.Simulator)(["simulator"] + _flags(options))
 
     @property
     def url(self) -> str:

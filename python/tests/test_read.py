@@ -33,12 +33,44 @@ def test_polars_reads_the_stream_with_the_files_values(conn, scope, expected):
 
 def test_pyarrow_reads_the_stream_in_batches(conn, scope, expected):
     reader = ap.read(conn, export=REVENUE, **scope)
+    # The schema can be read without taking the stream (`__arrow_c_schema__`).
+    schema = pa.schema(reader)
     stream = pa.RecordBatchReader.from_stream(reader)
-    assert stream.schema == expected.schema.remove_metadata()
+    assert stream.schema == schema
+    # Text columns are string views (polars' own layout); the values are the file's.
+    for field, want in zip(stream.schema, expected.schema):
+        assert field.name == want.name
+        assert field.type == (pa.string_view() if want.type == pa.string() else want.type), field
     batches = list(stream)
     assert len(batches) > 1
     table = pa.Table.from_batches(batches)
+    assert table.cast(expected.schema.remove_metadata()).equals(expected.replace_schema_metadata(None))
+
+
+def test_a_requested_schema_gives_plain_strings(conn, scope, expected):
+    reader = ap.read(conn, export=REVENUE, **scope)
+    want = expected.schema.remove_metadata()
+    table = pa.RecordBatchReader.from_stream(reader, schema=want).read_all()
+    assert table.schema == want
     assert table.equals(expected.replace_schema_metadata(None))
+
+
+def test_a_requested_schema_with_other_columns_is_refused(conn, scope):
+    reader = ap.read(conn, export=REVENUE, **scope)
+    with pytest.raises(ValueError, match="requested_schema has the columns"):
+        pa.RecordBatchReader.from_stream(reader, schema=pa.schema([("Nope", pa.string())]))
+    # Refused before the stream was taken: the reader can still be read.
+    assert pl.DataFrame(reader).height == 20_000
+
+
+def test_duckdb_reads_the_stream(conn, scope, expected):
+    duckdb = pytest.importorskip("duckdb")
+    reader = ap.read(conn, export=REVENUE, **scope)
+    table = duckdb.from_arrow(reader).arrow()
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    assert table.num_rows == 20_000
+    assert table.cast(expected.schema.remove_metadata()).equals(expected.replace_schema_metadata(None))
 
 
 def test_the_stream_can_be_taken_once(conn, scope):
