@@ -294,3 +294,59 @@ async fn a_read_summary_has_the_stage_breakdown() {
     let json = serde_json::to_value(&report.summary).unwrap();
     check_stages(&json["stages"], report.summary.bytes_in);
 }
+
+/// Against a tenant (here the simulator, reached by URL like any tenant): the export task runs
+/// once, and every setting of the sweep downloads the finished file again, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_bench_runs_the_task_once_and_downloads_the_file_each_run() {
+    use crate::support::sim::{PASSWORD, USER};
+    let sim = std::sync::Arc::new(sim::start(sim::tenant(6_000, 16 << 10, 5)).await);
+    let s = std::sync::Arc::clone(&sim);
+    let o = tokio::task::spawn_blocking(move || {
+        let mut cmd = support::bin();
+        cmd.env_clear()
+            .env("NO_COLOR", "1")
+            .env("ANAPLAN_API_URL", s.base_url())
+            .env("ANAPLAN_AUTH_URL", s.base_url())
+            .env("ANAPLAN_USERNAME", USER)
+            .env("ANAPLAN_PASSWORD", PASSWORD)
+            .args(["bench", "-w", WORKSPACE, "-m", MODEL, "-e", MAIN_EXPORT])
+            .args(["--poll-interval", "50ms", "--concurrency", "1,3", "--json"]);
+        support::run(&mut cmd)
+    })
+    .await
+    .unwrap();
+    let json = json_of(&o);
+    let runs = json["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{json}");
+    let sizes: Vec<u64> = runs
+        .iter()
+        .map(|r| r["stages"]["download"]["bytes"].as_u64().unwrap())
+        .collect();
+    assert!(sizes[0] > 0 && sizes[0] == sizes[1], "{sizes:?}");
+    assert_eq!(
+        runs.iter()
+            .map(|r| r["concurrency"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+    // One task, created and completed once, whatever the sweep.
+    let created: Vec<_> = sim
+        .task_log()
+        .into_iter()
+        .filter(|e| e.state == "NOT_STARTED")
+        .collect();
+    assert_eq!(created.len(), 1, "{:?}", sim.task_log());
+    // Each run downloaded every chunk: each chunk was asked for (and answered) twice.
+    let mut chunk_gets = std::collections::BTreeMap::<String, u32>::new();
+    for r in sim.requests() {
+        if r.method == "GET" && r.status == 200 && r.path.contains("/chunks/") {
+            *chunk_gets.entry(r.path).or_default() += 1;
+        }
+    }
+    let chunks = runs[0]["stages"]["download"]["chunks"].as_u64().unwrap();
+    assert!(chunks > 1, "{json}");
+    assert_eq!(chunk_gets.len() as u64, chunks, "{chunk_gets:?}");
+    assert!(chunk_gets.values().all(|&n| n == 2), "{chunk_gets:?}");
+    assert!(json["recommendation"]["concurrency"].is_u64(), "{json}");
+}
