@@ -17,7 +17,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tokio::sync::mpsc;
 
-use super::encode::{without_number_dictionary, writer_properties};
+use super::encode::{mostly_distinct, without_dictionary, writer_properties};
 use super::options::EngineOptions;
 use super::report::{Evidence, Inference};
 use super::schema::{
@@ -322,6 +322,21 @@ impl DecodeStage {
         })
     }
 
+    /// The columns written without a dictionary: `Value_number`, and the float columns whose
+    /// held sample is mostly distinct (none when no sample is held, as in a second pass).
+    fn plain_columns(&self, plan: &Plan) -> Vec<String> {
+        let batches = &self.sample.batches;
+        let floats = plan.columns.iter().enumerate().filter(|(i, c)| {
+            c.ty == ColumnType::Float64
+                && !batches.is_empty()
+                && mostly_distinct(batches.iter().flat_map(|b| b.columns[*i].iter()))
+        });
+        floats
+            .map(|(_, c)| c.name.clone())
+            .chain(plan.value_number.iter().map(|(_, name)| name.clone()))
+            .collect()
+    }
+
     fn start_encoding(&mut self, options: &EngineOptions) -> Result<()> {
         let evidence = self.evidence().expect("plan before encoding");
         let schema = evidence.plan.arrow_schema();
@@ -330,10 +345,11 @@ impl DecodeStage {
             "anaplan_parquet.inference".to_owned(),
             evidence.metadata_json(),
         ));
-        let mut props = writer_properties(&options.parquet, metadata);
-        if let Some((_, name)) = &evidence.plan.value_number {
-            props = without_number_dictionary(props, name);
-        }
+        let plain = self.plain_columns(evidence.plan);
+        let props = without_dictionary(
+            writer_properties(&options.parquet, metadata),
+            plain.iter().map(String::as_str),
+        );
         self.schema = Some(Arc::clone(&schema));
         self.send(EncodeMsg::Start(schema, Box::new(props)));
         for batch in std::mem::take(&mut self.sample.batches) {

@@ -107,15 +107,37 @@ pub fn writer_properties(options: &ParquetOptions, metadata: Vec<KeyValue>) -> W
         .build()
 }
 
-/// `props` with the `Value_number` column written without a dictionary. Its values are the
-/// numbers of a measure, nearly all distinct: a dictionary fills its 1 MiB page limit early in
-/// every row group and falls back to plain anyway, after hashing every value. Plain from the
-/// start is faster and ~5% smaller (zstd, 2M generated rows: 7.0 against 7.4 MB for the column).
-pub fn without_number_dictionary(props: WriterProperties, column: &str) -> WriterProperties {
-    props
-        .into_builder()
-        .set_column_dictionary_enabled(ColumnPath::from(column), false)
-        .build()
+/// `props` with `columns` written without a dictionary: `Value_number`, and the float columns
+/// whose sample is mostly distinct ([`mostly_distinct`]). Such values (the numbers of a
+/// measure) fill a dictionary's 1 MiB page limit early in every row group, which then falls
+/// back to plain anyway, after hashing every value. Plain from the start is faster and smaller
+/// (zstd, 2M generated rows: 7.0 against 7.4 MB for `Value_number`; 9.0 against 11.0 MB for a
+/// numeric `Value`).
+pub fn without_dictionary<'a>(
+    props: WriterProperties,
+    columns: impl IntoIterator<Item = &'a str>,
+) -> WriterProperties {
+    let mut builder = props.into_builder();
+    for column in columns {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    builder.build()
+}
+
+/// Values of a column's sample looked at by [`mostly_distinct`].
+const DISTINCT_SAMPLE: usize = 10_000;
+
+/// Whether a column's sampled values are mostly distinct: at least half of the first
+/// [`DISTINCT_SAMPLE`] non-null values (and at least 100 of them, else there is too little to
+/// tell). A dictionary pays off only for repeated values; dimensions repeat, measures rarely do.
+pub fn mostly_distinct<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut count = 0usize;
+    for value in values.into_iter().flatten().take(DISTINCT_SAMPLE) {
+        count += 1;
+        seen.insert(value);
+    }
+    count >= 100 && seen.len() * 2 >= count
 }
 
 /// What the encoder sends downstream.
@@ -601,6 +623,25 @@ mod tests {
     use parquet::errors::ParquetError;
 
     use super::*;
+
+    #[test]
+    fn mostly_distinct_needs_half_of_a_large_enough_sample_distinct() {
+        let numbers: Vec<String> = (0..1_000).map(|i| format!("{i}.5")).collect();
+        assert!(mostly_distinct(numbers.iter().map(|s| Some(s.as_str()))));
+        // Two values each: exactly half distinct still counts; fewer does not.
+        let pairs: Vec<String> = (0..1_000).map(|i| format!("{}", i / 2)).collect();
+        assert!(mostly_distinct(pairs.iter().map(|s| Some(s.as_str()))));
+        let triples: Vec<String> = (0..1_000).map(|i| format!("{}", i / 3)).collect();
+        assert!(!mostly_distinct(triples.iter().map(|s| Some(s.as_str()))));
+        // Nulls are not values; 99 values are too few to tell.
+        let few = numbers[..99].iter().map(|s| Some(s.as_str()));
+        assert!(!mostly_distinct(
+            few.chain(std::iter::repeat_n(None, 5_000))
+        ));
+        // Only the first 10,000 values are looked at.
+        let late = std::iter::repeat_n("1", 10_000).chain(numbers.iter().map(String::as_str));
+        assert!(!mostly_distinct(late.map(Some)));
+    }
 
     #[test]
     fn the_stop_marker_is_found_however_it_is_wrapped() {

@@ -602,3 +602,79 @@ fn an_unusable_tmpdir_is_a_local_io_failure() {
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 }
+
+/// Dictionaries where values repeat, plain where they do not: a dimension and a float column of
+/// five prices keep theirs; a float measure whose values are all distinct, and `Value_number`,
+/// are written plain. The values read back are the same either way.
+#[test]
+fn mostly_distinct_float_columns_are_written_without_a_dictionary() {
+    use arrow::array::AsArray;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempdir();
+    let amount = |i: u32| format!("{}.{:03}", i * 17, i % 1000);
+    let (mut plain, mut tsc) = (
+        String::from("Versions,Price,Amount\n"),
+        String::from("Versions,Time,Value\n"),
+    );
+    for i in 0..5_000u32 {
+        let version = ["Actual", "Budget", "Forecast"][(i % 3) as usize];
+        let price = [1.5, 2.25, 9.99, 10.0, 0.5][(i % 5) as usize];
+        plain += &format!("{version},{price},{}\n", amount(i));
+        let value = if i % 7 == 0 {
+            "n/a".to_owned()
+        } else {
+            amount(i)
+        };
+        tsc += &format!("{version},M{},{value}\n", i % 12);
+    }
+    let dictionaries = |csv: &str, extra: &[&str]| -> Vec<(String, bool)> {
+        let (input, out) = (dir.path().join("in.csv"), dir.path().join("out.parquet"));
+        std::fs::write(&input, csv).unwrap();
+        let _ = std::fs::remove_file(&out);
+        convert_to(&input, &out, extra);
+        let reader = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
+        let row_group = reader.metadata().row_group(0);
+        row_group
+            .columns()
+            .iter()
+            .map(|c| {
+                (
+                    c.column_path().string(),
+                    c.dictionary_page_offset().is_some(),
+                )
+            })
+            .collect()
+    };
+    let pairs = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+        v.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect()
+    };
+    assert_eq!(
+        dictionaries(&plain, &["--type", "Price=float64"]),
+        pairs(&[("Versions", true), ("Price", true), ("Amount", false)])
+    );
+    let t = Table::read(&dir.path().join("out.parquet"));
+    let floats = |name: &str| -> Vec<f64> {
+        let parts = t.column(name);
+        parts
+            .iter()
+            .flat_map(|a| {
+                a.as_primitive::<arrow::datatypes::Float64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect()
+    };
+    let amounts: Vec<f64> = (0..5_000u32).map(|i| amount(i).parse().unwrap()).collect();
+    assert_eq!(floats("Amount"), amounts);
+    assert_eq!(floats("Price")[..5], [1.5, 2.25, 9.99, 10.0, 0.5]);
+    // A text `Value` keeps its dictionary; its numbers' column does not.
+    assert_eq!(
+        dictionaries(&tsc, &[]),
+        pairs(&[
+            ("Versions", true),
+            ("Time", true),
+            ("Value", true),
+            ("Value_number", false)
+        ])
+    );
+}
