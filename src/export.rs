@@ -381,6 +381,19 @@ pub async fn run_export(
         () = run.shutdown.triggered() => return Err(run.shutdown.error()),
         checked = destination.check() => checked?,
     }
+    export_into(client, job, destination, options, run, on_event).await
+}
+
+/// [`run_export`] into any sink (a record-batch stream), with no check of it first: sign in,
+/// [`prepare`], download and convert with every stage measured.
+pub async fn export_into(
+    client: &AnaplanClient,
+    job: &ExportJob,
+    sink: &dyn Sink,
+    options: EngineOptions,
+    run: &RunContext,
+    on_event: &(dyn Fn(ExportEvent<'_>) + Send + Sync),
+) -> Result<ExportReport> {
     client.retry_stats().attach(&run.progress);
     client.stop_on(&run.shutdown);
     let started = Instant::now();
@@ -389,7 +402,7 @@ pub async fn run_export(
     let started = Instant::now();
     let prepared = prepare(client, job, run, on_event).await?;
     let task_wait = started.elapsed();
-    record_provenance(destination, &prepared);
+    record_provenance(sink, &prepared);
     let (source, options) = download_plan(client, job, &prepared, options, run).await?;
     let chunks = source.chunk_count();
     on_event(ExportEvent::Downloading { chunks });
@@ -399,7 +412,7 @@ pub async fn run_export(
         client,
         &source,
         &downloads,
-        destination,
+        sink,
         &options,
         run,
         (sign_in, task_wait),
@@ -459,7 +472,7 @@ pub async fn convert_measured(
 }
 
 /// Tells the destination where the data comes from (a Delta table keeps it in its commit).
-pub(crate) fn record_provenance(destination: &Destination, prepared: &PreparedExport) {
+pub(crate) fn record_provenance(destination: &dyn Sink, prepared: &PreparedExport) {
     for (key, value) in [
         ("workspace", &prepared.workspace.name),
         ("workspaceId", &prepared.workspace.id),

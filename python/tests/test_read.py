@@ -29,6 +29,8 @@ def test_polars_reads_the_stream_with_the_files_values(conn, scope, expected):
     # The summary is the --json one, once the stream ended.
     assert reader.summary["rows"] == 20_000
     assert reader.summary["anaplan"]["export"]["name"] == REVENUE
+    # With the stage breakdown of a file export.
+    assert reader.summary["stages"]["download"]["bytes"] == reader.summary["bytes_in"]
 
 
 def test_pyarrow_reads_the_stream_in_batches(conn, scope, expected):

@@ -20,9 +20,9 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::anaplan::AnaplanClient;
-use crate::convert::{self, EngineOptions, RunContext};
+use crate::convert::{EngineOptions, RunContext};
 use crate::error::{DataError, Error, Position, Result};
-use crate::export::{ExportJob, ExportReport, download_plan, prepare};
+use crate::export::{ExportJob, export_into};
 use crate::read::ReadJob;
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkWriter, Written};
@@ -138,7 +138,7 @@ pub(super) async fn start(
             Some(read) => crate::read::read_into(&client, &read, &sink, options, &run)
                 .await
                 .and_then(|r| crate::cli::read::report_json(&r)),
-            None => export_into(&client, &job, &sink, options, &run)
+            None => export_into(&client, &job, &sink, options, &run, &|_| {})
                 .await
                 .and_then(|r| crate::cli::export::report_json(&r)),
         };
@@ -165,30 +165,6 @@ pub(super) async fn start(
         shutdown,
         summary: None,
         ended: false,
-    })
-}
-
-/// [`run_export`](crate::export::run_export) into any sink.
-async fn export_into(
-    client: &AnaplanClient,
-    job: &ExportJob,
-    sink: &dyn Sink,
-    options: EngineOptions,
-    run: &RunContext,
-) -> Result<ExportReport> {
-    let prepared = prepare(client, job, run, &|_| {}).await?;
-    let (source, options) = download_plan(client, job, &prepared, options, run).await?;
-    let chunks = source.chunk_count();
-    let mut summary = convert::convert(&source, sink, &options, run).await?;
-    crate::export::merge_retries(&mut summary.retries, client.retry_stats().counts());
-    Ok(ExportReport {
-        summary,
-        workspace: prepared.workspace,
-        model: prepared.model,
-        export: prepared.export,
-        metadata: prepared.metadata,
-        task_id: prepared.task_id,
-        chunks,
     })
 }
 

@@ -160,6 +160,12 @@ pub trait Sink: Send + Sync {
     fn wants_bytes(&self) -> bool {
         true
     }
+
+    /// Records where the run's data comes from (`workspace`, `model`, `export`, `taskId`), for
+    /// sinks that keep it (a Delta table's commit info). Others ignore it.
+    fn set_provenance(&self, key: &str, value: &str) {
+        let _ = (key, value);
+    }
 }
 
 /// One output file being written; see [`Sink`].
@@ -194,6 +200,12 @@ pub trait SinkWriter: Send {
 impl Sink for Destination {
     fn describe(&self) -> String {
         Destination::describe(self)
+    }
+
+    fn set_provenance(&self, key: &str, value: &str) {
+        if let Some(t) = &self.delta {
+            t.set_provenance(key, value);
+        }
     }
 
     fn begin<'a>(&'a self, schema: &'a Schema) -> BoxFuture<'a, Result<Box<dyn SinkWriter>>> {
@@ -340,14 +352,6 @@ impl Destination {
     /// The Delta table, when the format is `delta`.
     pub(crate) fn delta_table(&self) -> Option<&Arc<DeltaTable>> {
         self.delta.as_ref()
-    }
-
-    /// Records where the run's data comes from (`workspace`, `model`, `export`, `taskId`), for
-    /// destinations that keep it (a Delta table's commit info). Others ignore it.
-    pub fn set_provenance(&self, key: &str, value: &str) {
-        if let Some(t) = &self.delta {
-            t.set_provenance(key, value);
-        }
     }
 
     /// Counts transient storage failures (retries) into `progress` as they happen.

@@ -80,7 +80,19 @@ async fn the_stream_holds_the_values_of_the_file() {
     let streamed = concat_batches(&file.schema, &batches).unwrap();
     let written = concat_batches(&file.schema, &file.batches).unwrap();
     assert_eq!(streamed, written);
-    assert_eq!(summary.unwrap()["rows"], 20_000);
+    let summary = summary.unwrap();
+    assert_eq!(summary["rows"], 20_000);
+    // A stream's summary says where the time went, as a file export's does.
+    let stages = &summary["stages"];
+    assert_eq!(
+        stages["download"]["bytes"], summary["bytes_in"],
+        "{summary}"
+    );
+    assert!(
+        stages["download"]["chunks"].as_u64().unwrap() > 1,
+        "{summary}"
+    );
+    assert!(stages["task_wait"].as_f64().unwrap() > 0.0, "{summary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
