@@ -90,6 +90,20 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl RunSummary {
+    /// The `--json` summary of an export or read: these fields, with `anaplan` (where the data
+    /// came from) added.
+    pub(crate) fn json_with_source(
+        &self,
+        anaplan: serde_json::Value,
+    ) -> crate::error::Result<serde_json::Value> {
+        let mut value = serde_json::to_value(self)
+            .map_err(|e| crate::error::Error::Internal(format!("cannot print the summary: {e}")))?;
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("anaplan".to_owned(), anaplan);
+        }
+        Ok(value)
+    }
+
     /// Input throughput in MB/s (10^6 bytes per second).
     pub fn mb_per_s(&self) -> f64 {
         let s = self.elapsed.as_secs_f64();

@@ -87,6 +87,17 @@ pub(crate) fn json(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyA
     Ok(loads.call1((text,))?.unbind())
 }
 
+/// Runs `work` (given the run's context) with the GIL released; its `--json` value as Python.
+fn summary<W, F>(py: Python<'_>, work: W) -> PyResult<Py<PyAny>>
+where
+    W: FnOnce(RunContext) -> F,
+    F: Future<Output = anaplan_parquet::Result<serde_json::Value>> + Send + 'static,
+{
+    let run = RunContext::default();
+    let value = run_blocking(py, &run, work(run.clone()))?;
+    json(py, &value)
+}
+
 /// `export` with the command's arguments; returns the `--json` summary.
 #[pyfunction]
 #[pyo3(signature = (args, secrets_env=None))]
@@ -96,25 +107,18 @@ fn export(
     secrets_env: Option<std::collections::HashMap<String, String>>,
 ) -> PyResult<Py<PyAny>> {
     let secrets = secrets(secrets_env);
-    let run = RunContext::default();
-    let ctx = run.clone();
-    let value = run_blocking(py, &run, async move {
+    summary(py, |ctx| async move {
         embed::export(&args, &secrets, &ctx).await
-    })?;
-    json(py, &value)
+    })
 }
 
 /// `convert` with the command's arguments; returns the `--json` summary.
 #[pyfunction]
 fn convert(py: Python<'_>, args: Vec<String>) -> PyResult<Py<PyAny>> {
-    let run = RunContext::default();
-    let ctx = run.clone();
-    let value = run_blocking(
+    summary(
         py,
-        &run,
-        async move { embed::convert_file(&args, &ctx).await },
-    )?;
-    json(py, &value)
+        |ctx| async move { embed::convert_file(&args, &ctx).await },
+    )
 }
 
 /// `run` with the command's arguments; returns the round's `--json` report.
@@ -126,12 +130,9 @@ fn run(
     secrets_env: Option<std::collections::HashMap<String, String>>,
 ) -> PyResult<Py<PyAny>> {
     let secrets = secrets(secrets_env);
-    let run = RunContext::default();
-    let ctx = run.clone();
-    let value = run_blocking(py, &run, async move {
+    summary(py, |ctx| async move {
         embed::run_jobs(&args, &secrets, &ctx).await
-    })?;
-    json(py, &value)
+    })
 }
 
 /// `export` streamed: a reader of record batches, returned once the schema is known.

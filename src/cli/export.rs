@@ -203,21 +203,13 @@ pub(crate) fn print_report(report: &ExportReport, json: bool, global: &GlobalArg
 
 /// The `--json` summary: the engine's summary and where the data came from.
 pub(crate) fn report_json(report: &ExportReport) -> Result<serde_json::Value> {
-    let mut value = serde_json::to_value(&report.summary)
-        .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
-    if let serde_json::Value::Object(map) = &mut value {
-        map.insert(
-            "anaplan".to_owned(),
-            serde_json::json!({
-                "workspace": {"id": report.workspace.id, "name": report.workspace.name},
-                "model": {"id": report.model.id, "name": report.model.name},
-                "export": {"id": report.export.id, "name": report.export.name},
-                "task_id": report.task_id,
-                "chunks": report.chunks,
-            }),
-        );
-    }
-    Ok(value)
+    report.summary.json_with_source(serde_json::json!({
+        "workspace": {"id": report.workspace.id, "name": report.workspace.name},
+        "model": {"id": report.model.id, "name": report.model.name},
+        "export": {"id": report.export.id, "name": report.export.name},
+        "task_id": report.task_id,
+        "chunks": report.chunks,
+    }))
 }
 
 #[cfg(test)]

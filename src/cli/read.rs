@@ -102,21 +102,13 @@ pub(crate) fn print_read_report(
 
 /// The `--json` summary: the engine's summary and what was read, how.
 pub(crate) fn report_json(report: &ReadReport) -> Result<serde_json::Value> {
-    let mut value = serde_json::to_value(&report.summary)
-        .map_err(|e| Error::Internal(format!("cannot print the summary: {e}")))?;
-    if let serde_json::Value::Object(map) = &mut value {
-        map.insert(
-            "anaplan".to_owned(),
-            serde_json::json!({
-                "workspace": {"id": report.workspace.id, "name": report.workspace.name},
-                "model": {"id": report.model.id, "name": report.model.name},
-                report.kind: {"id": report.object_id, "name": report.object_name},
-                "read_request_id": report.request_id,
-                "pages": report.pages,
-                "read_mode": if report.request_id.is_some() { "large" } else { "direct" },
-                "fallback": report.fallback,
-            }),
-        );
-    }
-    Ok(value)
+    report.summary.json_with_source(serde_json::json!({
+        "workspace": {"id": report.workspace.id, "name": report.workspace.name},
+        "model": {"id": report.model.id, "name": report.model.name},
+        report.kind: {"id": report.object_id, "name": report.object_name},
+        "read_request_id": report.request_id,
+        "pages": report.pages,
+        "read_mode": if report.request_id.is_some() { "large" } else { "direct" },
+        "fallback": report.fallback,
+    }))
 }
