@@ -124,16 +124,7 @@ pub(crate) async fn run(args: RunArgs, global: &GlobalArgs) -> Result<ExitCode> 
     for w in &jobs_file.warnings {
         tracing::warn!("{w}");
     }
-    let names: Vec<&str> = jobs_file.names.iter().map(String::as_str).collect();
-    let selected = jobs::select(&names, &args.only, args.shard)?;
-    // Problems of datasets outside the selection still count: the file is shared.
-    let mut problems = jobs_file.problems.clone();
-    let every: Vec<&Dataset> = jobs_file.datasets.iter().flatten().collect();
-    problems.extend(jobs::overlaps(&every));
-    let datasets: Vec<Dataset> = selected
-        .iter()
-        .filter_map(|&i| jobs_file.datasets[i].clone())
-        .collect();
+    let (datasets, mut problems) = jobs_file.selection(&args.only, args.shard)?;
     let connection = args
         .connection
         .resolve_with_file(jobs_file.connection.clone(), &Context::process());

@@ -187,15 +187,7 @@ pub async fn run_jobs(
     for w in &jobs_file.warnings {
         tracing::warn!("{w}");
     }
-    let names: Vec<&str> = jobs_file.names.iter().map(String::as_str).collect();
-    let selected = crate::jobs::select(&names, &args.only, args.shard)?;
-    let mut problems = jobs_file.problems.clone();
-    let every: Vec<&crate::jobs::Dataset> = jobs_file.datasets.iter().flatten().collect();
-    problems.extend(crate::jobs::overlaps(&every));
-    let datasets: Vec<crate::jobs::Dataset> = selected
-        .iter()
-        .filter_map(|&i| jobs_file.datasets[i].clone())
-        .collect();
+    let (datasets, mut problems) = jobs_file.selection(&args.only, args.shard)?;
     let connection = {
         let env = |name: &str| secrets.lookup(name);
         let cx = Context {

@@ -89,6 +89,27 @@ pub(crate) struct JobsFile {
     pub warnings: Vec<String>,
 }
 
+impl JobsFile {
+    /// The datasets `--only` and `--shard` select, and the file's problems, overlapping outputs
+    /// included. Problems of datasets outside the selection count too: the file is shared.
+    pub(crate) fn selection(
+        &self,
+        only: &[String],
+        shard: Option<super::Shard>,
+    ) -> Result<(Vec<Dataset>, Vec<Problem>)> {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let selected = super::select(&names, only, shard)?;
+        let mut problems = self.problems.clone();
+        let every: Vec<&Dataset> = self.datasets.iter().flatten().collect();
+        problems.extend(super::overlaps(&every));
+        let datasets = selected
+            .iter()
+            .filter_map(|&i| self.datasets[i].clone())
+            .collect();
+        Ok((datasets, problems))
+    }
+}
+
 /// Collects the problems of a file: the dataset (or section) each concerns, and what.
 type Problems<'a> = dyn FnMut(Option<&str>, String) + 'a;
 
